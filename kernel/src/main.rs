@@ -1,0 +1,5 @@
+//! The Keel kernel (being written).
+#![no_std]
+#![no_main]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! { loop {} }

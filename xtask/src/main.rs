@@ -1,0 +1,3 @@
+//! `cargo xtask`: builds, boots, tests and benchmarks Keel (filled in next).
+#![forbid(unsafe_code)]
+fn main() {}
