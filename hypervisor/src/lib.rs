@@ -9,7 +9,9 @@ extern crate alloc;
 
 pub mod block_device;
 pub mod checkpoint;
+pub mod candid;
 pub mod codec;
+pub mod cycles;
 pub mod ids;
 
 pub use block_device::{BLOCK_SIZE, BlockDevice, DeviceError, MemBlockDevice};
