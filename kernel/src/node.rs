@@ -18,7 +18,6 @@ const MIB: u64 = 1 << 20;
 pub fn banner(boot: &BootData, calibration: &Calibration, phases: &super::Phases) {
     let memory = summarize(boot.memory_map());
     let kernel = crate::mm::layout::kernel();
-    let ms = |from: u64, to: u64| time::ticks_to_duration(to.saturating_sub(from)).as_micros() as f64 / 1000.0;
     crate::println!("Keel {VERSION} (rev {GIT_REV}), booted via {:?}", boot.source);
     crate::println!("  command line: \"{}\"", boot.cmdline().0);
     crate::println!(
@@ -38,13 +37,15 @@ pub fn banner(boot: &BootData, calibration: &Calibration, phases: &super::Phases
         crate::irq::apic::id(),
         time::unix_time_nanos() / 1_000_000_000,
     );
-    crate::println!(
-        "  boot phases (ms since entry): console {:.3}, memory {:.3}, interrupts {:.3}, clock {:.3}",
-        ms(phases.entry, phases.console),
-        ms(phases.entry, phases.memory),
-        ms(phases.entry, phases.interrupts),
-        ms(phases.entry, phases.clock),
-    );
+    for (name, tsc) in [
+        ("console", phases.console),
+        ("memory", phases.memory),
+        ("interrupts", phases.interrupts),
+        ("clock", phases.clock),
+    ] {
+        let micros = time::ticks_to_duration(tsc.saturating_sub(phases.entry)).as_micros() as u64;
+        crate::println!("{}", Event::Phase { name, micros });
+    }
 }
 
 /// Runs the node's event loop forever.

@@ -6,6 +6,7 @@
 use core::fmt;
 
 const READY: &str = "keel: ready in ";
+const PHASE: &str = "keel: phase ";
 const PANIC: &str = "keel: PANIC ";
 const FAULT: &str = "keel: FAULT ";
 const TEST_START: &str = "ktest: start ";
@@ -18,6 +19,8 @@ const TESTS_DONE: &str = "ktest: done ";
 pub enum Event<'a> {
     /// The kernel finished booting and serves; `micros` since the kernel's first instruction.
     Ready { micros: u64 },
+    /// A boot phase ended `micros` after the kernel's first instruction.
+    Phase { name: &'a str, micros: u64 },
     /// The kernel panicked; the rest of the line is the location and message.
     Panic { detail: &'a str },
     /// The CPU raised an exception the kernel does not handle; the report follows.
@@ -39,6 +42,11 @@ impl<'a> Event<'a> {
         if let Some(rest) = line.strip_prefix(READY) {
             let micros = rest.strip_suffix(" us")?.parse().ok()?;
             return Some(Self::Ready { micros });
+        }
+        if let Some(rest) = line.strip_prefix(PHASE) {
+            let (name, time) = rest.split_once(" at ")?;
+            let micros = time.strip_suffix(" us")?.parse().ok()?;
+            return Some(Self::Phase { name, micros });
         }
         if let Some(detail) = line.strip_prefix(PANIC) {
             return Some(Self::Panic { detail });
@@ -74,6 +82,7 @@ impl fmt::Display for Event<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Ready { micros } => write!(f, "{READY}{micros} us"),
+            Self::Phase { name, micros } => write!(f, "{PHASE}{name} at {micros} us"),
             Self::Panic { detail } => write!(f, "{PANIC}{detail}"),
             Self::Fault { detail } => write!(f, "{FAULT}{detail}"),
             Self::TestStart { name } => write!(f, "{TEST_START}{name}"),
@@ -107,6 +116,7 @@ mod tests {
     #[test]
     fn every_event_round_trips_through_its_line() {
         round_trip(Event::Ready { micros: 41_250 });
+        round_trip(Event::Phase { name: "memory", micros: 8_523 });
         round_trip(Event::Panic { detail: "at kernel/src/main.rs:10:5: boom" });
         round_trip(Event::Fault { detail: "#PF rip=0x1000 err=0x2 cr2=0x0" });
         round_trip(Event::TestStart { name: "mm::frames::alloc_is_aligned" });

@@ -1,0 +1,159 @@
+//! Virtual machine descriptions and their QEMU command lines.
+
+use keel_abi::exit::DEBUG_EXIT_PORT;
+use std::path::PathBuf;
+use std::process::Command;
+
+/// How the machine starts.
+#[derive(Clone, Debug)]
+pub enum Boot {
+    /// `-kernel` through the PVH entry, with a kernel command line.
+    Pvh { kernel: PathBuf, cmdline: String },
+    /// UEFI firmware (OVMF code + a private copy of its variable store) booting a disk.
+    Uefi { code: PathBuf, vars: PathBuf, disk: PathBuf },
+}
+
+/// A device beyond the fixed set (serial console and debug-exit port).
+#[derive(Clone, Debug)]
+pub enum Device {
+    /// virtio-net on QEMU's user network, forwarding `host_port` on 127.0.0.1 to the guest.
+    UserNet { mac: String, forwards: Vec<(u16, u16)> },
+    /// virtio-net on a `vde_switch` at `socket` (the subnet network of a testnet).
+    VdeNet { mac: String, socket: PathBuf },
+    /// A raw disk image as virtio-blk.
+    Disk { path: PathBuf },
+    /// virtio-rng backed by the host's /dev/urandom.
+    Rng,
+    /// A TPM 2.0 (CRB interface) backed by an swtpm control socket.
+    Tpm { socket: PathBuf },
+}
+
+/// A virtual machine to run.
+#[derive(Clone, Debug)]
+pub struct Machine {
+    pub boot: Boot,
+    pub memory_mib: u32,
+    pub cpus: u32,
+    pub devices: Vec<Device>,
+}
+
+impl Machine {
+    /// A PVH machine with the defaults the tests use (512 MiB, one CPU, no devices).
+    pub fn pvh(kernel: impl Into<PathBuf>, cmdline: impl Into<String>) -> Self {
+        Self {
+            boot: Boot::Pvh { kernel: kernel.into(), cmdline: cmdline.into() },
+            memory_mib: 512,
+            cpus: 1,
+            devices: Vec::new(),
+        }
+    }
+
+    pub fn with_device(mut self, device: Device) -> Self {
+        self.devices.push(device);
+        self
+    }
+
+    /// The QEMU invocation. Output is the serial console on stdout; QEMU's own messages
+    /// go to stderr.
+    pub fn command(&self, qemu: &std::path::Path) -> Command {
+        let mut cmd = Command::new(qemu);
+        let machine = match self.boot {
+            Boot::Pvh { .. } => "pc",
+            // q35 for UEFI: OVMF's TPM and secure-boot builds expect it.
+            Boot::Uefi { .. } => "q35",
+        };
+        cmd.args(["-machine", machine, "-cpu", "max", "-nodefaults", "-no-user-config"])
+            .args(["-display", "none", "-serial", "stdio", "-no-reboot"])
+            .args(["-m", &format!("{}M", self.memory_mib)])
+            .args(["-smp", &self.cpus.to_string()])
+            .args(["-device", &format!("isa-debug-exit,iobase={DEBUG_EXIT_PORT:#x},iosize=0x04")]);
+        match &self.boot {
+            Boot::Pvh { kernel, cmdline } => {
+                cmd.arg("-kernel").arg(kernel);
+                if !cmdline.is_empty() {
+                    cmd.args(["-append", cmdline]);
+                }
+            }
+            Boot::Uefi { code, vars, disk } => {
+                cmd.arg("-drive").arg(format!("if=pflash,format=raw,readonly=on,file={}", code.display()));
+                cmd.arg("-drive").arg(format!("if=pflash,format=raw,file={}", vars.display()));
+                cmd.arg("-drive").arg(format!("if=none,id=boot,format=raw,file={}", disk.display()));
+                cmd.args(["-device", "virtio-blk-pci,drive=boot,bootindex=0"]);
+            }
+        }
+        for (i, device) in self.devices.iter().enumerate() {
+            add_device(&mut cmd, i, device);
+        }
+        cmd
+    }
+}
+
+fn add_device(cmd: &mut Command, i: usize, device: &Device) {
+    match device {
+        Device::UserNet { mac, forwards } => {
+            let fwd: String = forwards
+                .iter()
+                .map(|(host, guest)| format!(",hostfwd=tcp:127.0.0.1:{host}-:{guest}"))
+                .collect();
+            cmd.args(["-netdev", &format!("user,id=net{i}{fwd}")]);
+            cmd.args(["-device", &format!("virtio-net-pci,netdev=net{i},mac={mac}")]);
+        }
+        Device::VdeNet { mac, socket } => {
+            cmd.args(["-netdev", &format!("vde,id=net{i},sock={}", socket.display())]);
+            cmd.args(["-device", &format!("virtio-net-pci,netdev=net{i},mac={mac}")]);
+        }
+        Device::Disk { path } => {
+            cmd.args(["-drive", &format!("if=none,id=disk{i},format=raw,file={}", path.display())]);
+            cmd.args(["-device", &format!("virtio-blk-pci,drive=disk{i}")]);
+        }
+        Device::Rng => {
+            cmd.args(["-object", &format!("rng-random,id=rng{i},filename=/dev/urandom")]);
+            cmd.args(["-device", &format!("virtio-rng-pci,rng=rng{i}")]);
+        }
+        Device::Tpm { socket } => {
+            cmd.args(["-chardev", &format!("socket,id=chrtpm{i},path={}", socket.display())]);
+            cmd.args(["-tpmdev", &format!("emulator,id=tpm{i},chardev=chrtpm{i}")]);
+            cmd.args(["-device", &format!("tpm-crb,tpmdev=tpm{i}")]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(machine: &Machine) -> Vec<String> {
+        machine
+            .command("qemu-system-x86_64".as_ref())
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn pvh_machine_has_exit_device_serial_and_kernel() {
+        let a = args(&Machine::pvh("/k", "ktest=mm"));
+        let joined = a.join(" ");
+        assert!(joined.contains("-device isa-debug-exit,iobase=0xf4,iosize=0x04"), "{joined}");
+        assert!(joined.contains("-serial stdio"));
+        assert!(joined.contains("-no-reboot"), "a triple fault must end QEMU, not loop");
+        assert!(joined.contains("-kernel /k -append ktest=mm"));
+        assert!(joined.contains("-machine pc"));
+    }
+
+    #[test]
+    fn port_forwards_bind_loopback_only() {
+        let m = Machine::pvh("/k", "").with_device(Device::UserNet {
+            mac: "52:54:00:00:02:01".into(),
+            forwards: vec![(4943, 8080)],
+        });
+        let joined = args(&m).join(" ");
+        assert!(joined.contains("hostfwd=tcp:127.0.0.1:4943-:8080"), "{joined}");
+        assert!(joined.contains("virtio-net-pci,netdev=net0,mac=52:54:00:00:02:01"));
+    }
+
+    #[test]
+    fn empty_cmdline_is_not_passed() {
+        assert!(!args(&Machine::pvh("/k", "")).contains(&"-append".to_string()));
+    }
+}
