@@ -15,5 +15,5 @@ mod process;
 mod report;
 
 pub use machine::{Boot, Device, Machine};
-pub use process::{Echo, Outcome, Qemu, QemuError, Ready, SerialLog};
+pub use process::{Echo, Next, Outcome, Qemu, QemuError, Ready, SerialLog};
 pub use report::{TestReport, TestResult};

@@ -109,6 +109,16 @@ pub struct Ready {
     pub phases: Vec<(String, u64)>,
 }
 
+/// What [`Qemu::poll_line`] saw.
+#[derive(Debug)]
+pub enum Next {
+    Line(String),
+    /// Nothing arrived in time; QEMU still runs.
+    Quiet,
+    /// QEMU has ended.
+    Ended,
+}
+
 /// A running virtual machine. Dropping it kills QEMU.
 pub struct Qemu {
     child: Child,
@@ -148,17 +158,25 @@ impl Qemu {
         self.started
     }
 
-    /// The next serial line, or `None` once QEMU has ended (see [`Self::outcome`]).
-    /// Errors only on timeout, after killing QEMU.
-    pub fn next_line(&mut self, deadline: Instant) -> Result<Option<String>, QemuError> {
-        let wait = deadline.saturating_duration_since(Instant::now());
+    /// Waits up to `wait` for the next serial line; never kills QEMU.
+    pub fn poll_line(&mut self, wait: Duration) -> Next {
         match self.lines.recv_timeout(wait) {
-            Ok(line) => Ok(Some(line)),
+            Ok(line) => Next::Line(line),
+            Err(RecvTimeoutError::Timeout) => Next::Quiet,
             Err(RecvTimeoutError::Disconnected) => {
                 self.reap();
-                Ok(None)
+                Next::Ended
             }
-            Err(RecvTimeoutError::Timeout) => {
+        }
+    }
+
+    /// The next serial line, or `None` once QEMU has ended (see [`Self::outcome`]).
+    /// At `deadline` QEMU is killed and a timeout reported.
+    pub fn next_line(&mut self, deadline: Instant) -> Result<Option<String>, QemuError> {
+        match self.poll_line(deadline.saturating_duration_since(Instant::now())) {
+            Next::Line(line) => Ok(Some(line)),
+            Next::Ended => Ok(None),
+            Next::Quiet => {
                 self.kill();
                 self.outcome = Some(Outcome::TimedOut);
                 Err(QemuError::TimedOut { waited: self.started.elapsed(), log_tail: self.log.tail(40) })
@@ -217,6 +235,7 @@ impl Qemu {
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        self.outcome.get_or_insert(Outcome::Signal);
     }
 }
 

@@ -1,3 +1,49 @@
-//! `cargo xtask`: builds, boots, tests and benchmarks Keel (filled in next).
+//! `cargo xtask`: the only commands a person needs to build, boot, test and measure Keel.
+//!
+//! * `cargo xtask run`   — builds the release kernel and boots a one-node Keel under QEMU.
+//! * `cargo xtask test`  — host tests of every crate, in-kernel tests under QEMU, end-to-end.
+//! * `cargo xtask bench` — benchmarks, printed as a table and written as JSON to target/bench.
+//!
+//! Each command first makes sure the machine has what it needs (rustup targets, QEMU).
 #![forbid(unsafe_code)]
-fn main() {}
+
+mod bench;
+mod run;
+mod setup;
+mod stats;
+mod test;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Build, boot, test and benchmark Keel")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build the release kernel and boot a one-node Keel under QEMU (Ctrl-C stops it).
+    Run(run::Args),
+    /// Run all tests: host tests, in-kernel tests under QEMU, end-to-end tests.
+    Test(test::Args),
+    /// Run benchmarks; prints a table and writes JSON under target/bench/.
+    Bench(bench::Args),
+}
+
+fn main() -> ExitCode {
+    let result = match Cli::parse().command {
+        Command::Run(args) => run::run(args),
+        Command::Test(args) => test::run(args),
+        Command::Bench(args) => bench::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
