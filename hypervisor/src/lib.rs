@@ -7,15 +7,37 @@
 
 extern crate alloc;
 
+pub mod block;
 pub mod block_device;
-pub mod checkpoint;
 pub mod candid;
+pub mod checkpoint;
 pub mod codec;
 pub mod cycles;
+pub mod error;
+pub mod execution;
+pub mod hypervisor;
 pub mod ids;
+pub mod management;
+pub mod management_types;
+pub mod message;
+pub mod partition;
+pub mod persistence;
+pub mod query;
+pub mod round;
+pub mod routing;
+pub mod scheduler;
+pub mod state;
+pub mod state_tree;
 
 pub use block_device::{BLOCK_SIZE, BlockDevice, DeviceError, MemBlockDevice};
 #[cfg(not(target_os = "none"))]
 pub use block_device::FileBlockDevice;
 pub use checkpoint::{CheckpointError, Recovered, Store};
 pub use ids::{CanisterId, Height, MemoryKey, MessageId, PAGE_SIZE, PageIndex, Principal, Time};
+pub use block::Block;
+pub use cycles::{Cycles, CyclesConfig, SubnetType};
+pub use error::{ErrorCode, RejectCode, UserError};
+pub use execution::{CanisterMemory, Executor};
+pub use hypervisor::{Hypervisor, RoundError};
+pub use state::{ReplicatedState, SubnetConfig};
+pub use state_tree::LabeledTree;

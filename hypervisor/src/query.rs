@@ -1,0 +1,142 @@
+//! Queries: run against an immutable state snapshot (the latest certified state), on a
+//! copy-on-write clone of the canister's memory that is dropped afterwards, so queries
+//! never block or affect execution and any number can run concurrently. Composite
+//! queries call other canisters' queries on the same snapshot, depth-first.
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+
+use crate::candid;
+use crate::cycles::Cycles;
+use crate::error::{ErrorCode, UserError};
+use crate::execution::{EntryPoint, ExecContext, Executor, OutgoingCall, Response};
+use crate::ids::Principal;
+use crate::partition::Status;
+use crate::state::ReplicatedState;
+
+/// Deepest chain of composite-query calls.
+pub const MAX_COMPOSITE_DEPTH: usize = 8;
+
+/// Runs query `method` of `receiver` as `sender` on `state`; returns the reply bytes.
+pub fn query<E: Executor>(
+    exec: &E,
+    state: &ReplicatedState<E>,
+    sender: Principal,
+    receiver: Principal,
+    method: &str,
+    arg: Vec<u8>,
+) -> Result<Vec<u8>, UserError> {
+    if receiver.is_management() {
+        return management_query(state, sender, method, &arg);
+    }
+    let q = Query { exec, state };
+    q.call(sender, receiver, method, arg, 0)
+}
+
+fn management_query<E: Executor>(state: &ReplicatedState<E>, sender: Principal, method: &str, arg: &[u8]) -> Result<Vec<u8>, UserError> {
+    if method != "canister_status" {
+        return Err(UserError::new(ErrorCode::CanisterMethodNotFound, alloc::format!("ic00 method {method} is not a query")));
+    }
+    let bad = |e: candid::CandidError| UserError::new(ErrorCode::InvalidManagementPayload, alloc::format!("Error decoding candid: {}", e.0));
+    let v = candid::decode_record(arg).map_err(bad)?;
+    let target = v.req("canister_id").and_then(|t| t.as_principal()).map_err(bad)?;
+    let cid = state.existing(&target)?;
+    state.canister(cid).ok_or_else(|| UserError::new(ErrorCode::CanisterNotFound, "canister not found"))?.check_controller(&sender)?;
+    let t = crate::management::status_of(state, cid)?;
+    candid::encode(&[t]).map_err(|e| UserError::new(ErrorCode::CanisterContractViolation, e.0))
+}
+
+struct Query<'a, E: Executor> {
+    exec: &'a E,
+    state: &'a ReplicatedState<E>,
+}
+
+impl<E: Executor> Query<'_, E> {
+    fn call(&self, sender: Principal, receiver: Principal, method: &str, arg: Vec<u8>, depth: usize) -> Result<Vec<u8>, UserError> {
+        let cid = self.state.existing(&receiver)?;
+        let p = self.state.canister(cid).ok_or_else(|| UserError::new(ErrorCode::CanisterNotFound, "canister not found"))?;
+        crate::routing::check_accepts_requests(cid, &p.status).or_else(|e| match p.status {
+            // Stopping canisters still answer queries; only stopped ones refuse.
+            Status::Stopping(_) => Ok(()),
+            _ => Err(e),
+        })?;
+        let code = p.code.as_ref().ok_or_else(|| {
+            UserError::new(ErrorCode::CanisterWasmModuleNotFound, alloc::format!("Canister {} has no Wasm module", cid.get()))
+        })?;
+        let entry = self.state.modules.get(&code.hash).ok_or_else(|| UserError::new(ErrorCode::CanisterWasmModuleNotFound, "module missing"))?;
+        let composite = entry.info.composite_queries.iter().any(|m| m == method);
+        let ep = if entry.info.queries.iter().any(|m| m == method) {
+            EntryPoint::Query(method.into())
+        } else if composite && depth < MAX_COMPOSITE_DEPTH {
+            EntryPoint::CompositeQuery(method.into())
+        } else {
+            return Err(UserError::new(
+                ErrorCode::CanisterMethodNotFound,
+                alloc::format!("Canister {} has no query method '{}'", cid.get(), method),
+            ));
+        };
+        let module = entry.module.clone();
+        let mut memory = p.memory.pages.clone();
+        let ctx = ExecContext {
+            canister: cid,
+            caller: sender,
+            arg,
+            cycles_available: Cycles::ZERO,
+            cycles_refunded: Cycles::ZERO,
+            reject: None,
+            balance: p.balance,
+            time: self.state.time,
+            status: p.status.code(),
+            version: p.version,
+            controllers: p.controllers.clone(),
+            subnet: self.state.config.id,
+            replicated: false,
+            certificate: None,
+            instruction_limit: self.state.config.query_instructions,
+            fees: self.state.fees(),
+            may_call: composite,
+        };
+        let out = self.exec.execute(&module, &mut memory, &ep, &ctx);
+        out.result.as_ref().map_err(|t| t.to_user_error(cid))?;
+        let mut response = out.response;
+        let mut pending: VecDeque<OutgoingCall> = out.calls.into();
+        let mut last_error = None;
+        while let Some(call) = pending.pop_front() {
+            let result = self.call(cid.principal(), call.callee, &call.method, call.arg.clone(), depth + 1);
+            let mut cctx = ctx.clone();
+            let entry = match result {
+                Ok(bytes) => {
+                    cctx.arg = bytes;
+                    EntryPoint::ReplyCallback(call.on_reply)
+                }
+                Err(e) => {
+                    cctx.arg = Vec::new();
+                    cctx.reject = Some((e.reject_code(), e.message));
+                    EntryPoint::RejectCallback(call.on_reject)
+                }
+            };
+            let out = self.exec.execute(&module, &mut memory, &entry, &cctx);
+            match out.result {
+                Err(t) => {
+                    if let Some(c) = call.on_cleanup {
+                        let _ = self.exec.execute(&module, &mut memory, &EntryPoint::Cleanup(c), &cctx);
+                    }
+                    last_error = Some(t.to_user_error(cid));
+                }
+                Ok(()) => {
+                    if response.is_none() {
+                        response = out.response;
+                    }
+                    pending.extend(out.calls);
+                }
+            }
+        }
+        match response {
+            Some(Response::Reply(b)) => Ok(b),
+            Some(Response::Reject(m)) => Err(UserError::new(ErrorCode::CanisterRejectedMessage, m)),
+            None => Err(last_error.unwrap_or_else(|| {
+                UserError::new(ErrorCode::CanisterDidNotReply, alloc::format!("Canister {} did not produce a response", cid.get()))
+            })),
+        }
+    }
+}
