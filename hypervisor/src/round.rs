@@ -92,9 +92,14 @@ impl<E: Executor> Round<'_, E> {
             subnet: self.state.config.id,
             replicated: true,
             certificate: None,
-            instruction_limit: limit.min(self.budget.remaining().max(1)),
+            // The budget is checked before a message starts, never mid-message: the last
+            // message of a round may overrun it (as on the IC), so results do not depend on
+            // where a round boundary falls.
+            instruction_limit: limit,
             fees,
-            may_call: self.state.config.subnet_type.allows_outgoing_calls(),
+            // Whether the entry point's System API context allows calls; the subnet-kind
+            // restriction is enforced when the calls are routed (see `apply`).
+            may_call: true,
         }
     }
 
@@ -121,6 +126,7 @@ impl<E: Executor> Round<'_, E> {
         let p = self.state.canister_mut(cid).ok_or_else(|| UserError::new(ErrorCode::CanisterNotFound, "canister not found"))?;
         p.withdraw(prepay, &fees)?;
         ctx.balance = p.balance;
+        ctx.may_call = ctx.may_call && entry.may_call();
         let outcome = exec.execute(&module, &mut p.memory.pages, entry, &ctx);
         let used = outcome.instructions.min(limit);
         let charge = fees.update_message_base() + fees.instructions(used);
