@@ -212,12 +212,22 @@ fn digest_of<M: CanisterMemory>(digests: &mut BTreeMap<MemoryKey, MemoryDigest>,
         // First sight of this memory (new, forked, recovered): hash every page once.
         let mut d = MemoryDigest::default();
         for (s, i) in mem.nonzero_pages() {
-            d.pages.insert((s, i), sha256(&[&mem.page(s, i)]));
+            let page = mem.page(s, i);
+            if page.iter().any(|&b| b != 0) {
+                d.pages.insert((s, i), sha256(&[&page]));
+            }
         }
         d
     });
+    // Zero pages are left out, so the digest does not depend on whether a memory
+    // stores an all-zero page or omits it (a recovered memory omits it).
     for (s, i) in mem.dirty_pages() {
-        d.pages.insert((s, i), sha256(&[&mem.page(s, i)]));
+        let page = mem.page(s, i);
+        if page.iter().all(|&b| b == 0) {
+            d.pages.remove(&(s, i));
+        } else {
+            d.pages.insert((s, i), sha256(&[&page]));
+        }
     }
     let mut w = Writer::new();
     w.u64(mem.size_bytes());
