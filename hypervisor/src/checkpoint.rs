@@ -494,7 +494,7 @@ impl<D: BlockDevice> Store<D> {
                 Err(_) => {}
             }
         }
-        candidates.sort_by(|a, b| b.0.cmp(&a.0));
+        candidates.sort_by_key(|c| core::cmp::Reverse(c.0));
         for (generation, height, head) in candidates {
             if let Ok(r) = Self::load(&mut dev, generation, height, head) {
                 return Ok(r.finish(dev));

@@ -370,12 +370,10 @@ impl<E: Executor> Round<'_, E> {
             let out = self.run_hook(cid, &module, &mut memory, &EntryPoint::PreUpgrade, sender, Vec::new(), limit)?;
             hook_result(cid, &out)?;
         }
-        if let InstallMode::Upgrade { keep_heap, .. } = mode {
-            if !keep_heap {
-                // A fresh key: the old heap's pages must not survive on disk.
-                memory.pages.clear_heap();
-                memory.key = self.state.fresh_memory_key();
-            }
+        if let InstallMode::Upgrade { keep_heap: false, .. } = mode {
+            // A fresh key: the old heap's pages must not survive on disk.
+            memory.pages.clear_heap();
+            memory.key = self.state.fresh_memory_key();
         }
         let module = self.state.modules.get(&hash).map(|m| m.module.clone()).ok_or_else(|| not_found(cid))?;
         let ctx = self.hook_context(cid, sender, Vec::new(), limit)?;

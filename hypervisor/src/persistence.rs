@@ -264,11 +264,11 @@ pub fn checkpoint<E: Executor, D: BlockDevice>(
     Ok(())
 }
 
+/// A restored state, the memories already on the store, and the logged blocks to replay.
+pub type Restored<E> = (ReplicatedState<E>, BTreeSet<MemoryKey>, Vec<(Height, Vec<u8>)>);
+
 /// Rebuilds the checkpointed state; returns it with the logged blocks to replay.
-pub fn restore<E: Executor>(
-    executor: &E,
-    recovered: Recovered,
-) -> Result<(ReplicatedState<E>, BTreeSet<MemoryKey>, Vec<(Height, Vec<u8>)>), RecoverError> {
+pub fn restore<E: Executor>(executor: &E, recovered: Recovered) -> Result<Restored<E>, RecoverError> {
     let Recovered { height, meta, mut memories, log } = recovered;
     let persisted: BTreeSet<MemoryKey> = memories.keys().copied().collect();
     let mut r = Reader::new(&meta);

@@ -248,20 +248,19 @@ impl<E: Executor> Round<'_, E> {
             let Some(context) = p.contexts.get_mut(&ctx_id) else { return };
             let accepted = outcome.cycles_accepted.min(context.available);
             context.available = context.available.saturating_sub(accepted);
-            if let Some(r) = outcome.response {
-                if !context.responded {
-                    context.responded = true;
-                    let payload = match r {
-                        CanisterResponse::Reply(b) => Payload::Reply(b),
-                        CanisterResponse::Reject(m) => Payload::Reject {
-                            code: crate::error::RejectCode::CanisterReject,
-                            message: m,
-                            error: Some(ErrorCode::CanisterRejectedMessage),
-                        },
-                    };
-                    responses.push((context.origin.clone(), payload, context.available));
-                    context.available = Cycles::ZERO;
-                }
+            // A second reply cannot happen (the engine traps on it); ignore it regardless.
+            if let Some(r) = outcome.response.filter(|_| !context.responded) {
+                context.responded = true;
+                let payload = match r {
+                    CanisterResponse::Reply(b) => Payload::Reply(b),
+                    CanisterResponse::Reject(m) => Payload::Reject {
+                        code: crate::error::RejectCode::CanisterReject,
+                        message: m,
+                        error: Some(ErrorCode::CanisterRejectedMessage),
+                    },
+                };
+                responses.push((context.origin.clone(), payload, context.available));
+                context.available = Cycles::ZERO;
             }
             p.balance += accepted;
             let burn = outcome.cycles_burned.min(p.balance);

@@ -27,10 +27,10 @@ impl Toy {
         assert_eq!(block, block_bytes(h));
         self.height = h;
         // Memory churn: create a memory every 3rd block, drop one every 7th.
-        if h % 3 == 0 {
+        if h.is_multiple_of(3) {
             self.mems.insert(h, BTreeMap::new());
         }
-        if h % 7 == 0 {
+        if h.is_multiple_of(7) {
             let first = self.mems.keys().next().copied();
             if let Some(k) = first {
                 self.mems.remove(&k);
