@@ -24,19 +24,23 @@ pub struct TestReport {
 }
 
 impl TestReport {
-    /// Runs a started test kernel to its end (or `timeout`) and collects the results.
-    pub fn collect(mut qemu: Qemu, timeout: Duration) -> Self {
-        let deadline = Instant::now() + timeout;
+    /// Runs a started test kernel to its end and collects the results. A test that prints
+    /// nothing for `per_test` fails as timed out, as does a run longer than `total`.
+    pub fn collect(mut qemu: Qemu, per_test: Duration, total: Duration) -> Self {
+        let end = Instant::now() + total;
         let mut results: Vec<TestResult> = Vec::new();
         let mut running: Option<String> = None;
         let mut done = None;
-        let mut timed_out = false;
+        // The limit that expired, if one did.
+        let mut timed_out: Option<Duration> = None;
         loop {
+            let quiet_deadline = Instant::now() + per_test;
+            let (deadline, limit) = if end < quiet_deadline { (end, total) } else { (quiet_deadline, per_test) };
             let line = match qemu.next_line(deadline) {
                 Ok(Some(line)) => line,
                 Ok(None) => break,
                 Err(QemuError::TimedOut { .. }) => {
-                    timed_out = true;
+                    timed_out = Some(limit);
                     break;
                 }
                 Err(_) => break,
@@ -55,11 +59,11 @@ impl TestReport {
                 _ => {}
             }
         }
-        let outcome = if timed_out { Outcome::TimedOut } else { qemu.outcome().unwrap_or(Outcome::Signal) };
+        let outcome = if timed_out.is_some() { Outcome::TimedOut } else { qemu.outcome().unwrap_or(Outcome::Signal) };
         if let Some(name) = running {
-            let failure = match outcome {
-                Outcome::TimedOut => format!("timed out after {timeout:?}"),
-                other => format!("did not finish: {other}"),
+            let failure = match timed_out {
+                Some(limit) => format!("timed out (no output for {limit:?})"),
+                None => format!("did not finish: {outcome}"),
             };
             results.push(TestResult { name, failure: Some(failure), micros: None });
         }

@@ -18,7 +18,7 @@ fn ktest_kernel() -> PathBuf {
 fn run_selftest(name: &str, timeout: Duration) -> TestReport {
     let machine = Machine::pvh(ktest_kernel(), format!("ktest=selftest::{name}"));
     let qemu = Qemu::start(&machine, Echo::Silent, false).unwrap_or_else(|e| panic!("{e}"));
-    TestReport::collect(qemu, timeout)
+    TestReport::collect(qemu, timeout, Duration::from_secs(120))
 }
 
 fn assert_single_failure(report: &TestReport, name: &str, reason_contains: &str) {

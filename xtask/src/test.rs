@@ -106,7 +106,8 @@ fn kernel_tests(filter: Option<&str>, tally: &mut Tally) -> Result<(), String> {
     let kernel = build::kernel(Flavor::Ktest, false)?;
     let cmdline = filter.map(|f| format!("ktest={f}")).unwrap_or_default();
     let qemu = Qemu::start(&Machine::pvh(kernel, cmdline), Echo::Silent, false).map_err(|e| e.to_string())?;
-    let report = TestReport::collect(qemu, Duration::from_secs(600));
+    // A test that prints nothing for a minute hangs; the whole run gets ten.
+    let report = TestReport::collect(qemu, Duration::from_secs(60), Duration::from_secs(600));
     for result in &report.results {
         match (&result.failure, result.micros) {
             (None, micros) => {
