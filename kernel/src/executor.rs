@@ -136,10 +136,10 @@ impl Executor {
         let main_flag = Arc::new(TaskWaker { id: TaskId(0), queued: AtomicBool::new(true) });
         let main_waker = Waker::from(main_flag.clone());
         loop {
-            if main_flag.queued.swap(false, Ordering::AcqRel) {
-                if let Poll::Ready(out) = main.as_mut().poll(&mut Context::from_waker(&main_waker)) {
-                    return out;
-                }
+            if main_flag.queued.swap(false, Ordering::AcqRel)
+                && let Poll::Ready(out) = main.as_mut().poll(&mut Context::from_waker(&main_waker))
+            {
+                return out;
             }
             time::take_alarm();
             let next = time::timer::wake_expired();

@@ -9,7 +9,6 @@
 //! the harness reports each kind of failure.
 
 use core::sync::atomic::{AtomicUsize, Ordering};
-#[cfg(feature = "ktest")]
 use keel_abi::console::Event;
 
 pub struct KTest {
@@ -50,7 +49,6 @@ pub fn current() -> Option<&'static str> {
     KTESTS.get(index).map(display_name)
 }
 
-#[cfg(feature = "ktest")]
 /// Whether `test` runs under `filter`: selftests only when asked for by name.
 fn selected(name: &str, filter: Option<&str>) -> bool {
     match filter {
@@ -59,7 +57,6 @@ fn selected(name: &str, filter: Option<&str>) -> bool {
     }
 }
 
-#[cfg(feature = "ktest")]
 /// Runs the selected tests in name order and exits QEMU with the verdict.
 pub fn run_all(filter: Option<&str>) -> ! {
     let mut order: alloc::vec::Vec<usize> = (0..KTESTS.len()).collect();
@@ -88,7 +85,6 @@ pub fn run_all(filter: Option<&str>) -> ! {
 #[cfg(feature = "ktest")]
 /// Tests that must fail: the host runs each alone and expects the harness to say so.
 mod selftest {
-    use crate::ktest;
 
     ktest! {
         fn panics() {
@@ -109,6 +105,7 @@ mod selftest {
     ktest! {
         fn overflows_stack() {
             #[inline(never)]
+            #[allow(unconditional_recursion)]
             fn recurse(depth: u64) -> u64 {
                 let buf = core::hint::black_box([depth; 64]);
                 buf[0] + recurse(depth + 1)
@@ -129,7 +126,6 @@ mod selftest {
 #[cfg(feature = "ktest")]
 mod ktests {
     use super::selected;
-    use crate::ktest;
 
     ktest! {
         fn selftests_run_only_when_named() {

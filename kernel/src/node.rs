@@ -13,6 +13,8 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 const GIT_REV: &str = env!("KEEL_GIT_REV");
 
 const MIB: u64 = 1 << 20;
+/// Console input beyond this is dropped: a command line is short.
+const MAX_COMMAND: usize = 128;
 
 /// Prints who we are, what we booted on, and how long each boot phase took.
 pub fn banner(boot: &BootData, calibration: &Calibration, phases: &super::Phases) {
@@ -37,6 +39,7 @@ pub fn banner(boot: &BootData, calibration: &Calibration, phases: &super::Phases
         crate::irq::apic::id(),
         time::unix_time_nanos() / 1_000_000_000,
     );
+    crate::println!("  ACPI RSDP at {:#x}", boot.rsdp);
     for (name, tsc) in [
         ("console", phases.console),
         ("memory", phases.memory),
@@ -69,16 +72,10 @@ async fn console() {
                     command(line.trim());
                     line.clear();
                 }
-                0x08 | 0x7f => {
-                    if line.pop().is_some() {
-                        crate::print!("\x08 \x08");
-                    }
-                }
-                b if b.is_ascii_graphic() || b == b' ' => {
-                    if line.len() < 128 {
-                        line.push(b as char);
-                        crate::print!("{}", b as char);
-                    }
+                0x08 | 0x7f if line.pop().is_some() => crate::print!("\x08 \x08"),
+                b if (b.is_ascii_graphic() || b == b' ') && line.len() < MAX_COMMAND => {
+                    line.push(b as char);
+                    crate::print!("{}", b as char);
                 }
                 _ => {}
             }

@@ -112,7 +112,7 @@ fn stack_trace(mut rbp: u64) -> impl Iterator<Item = u64> {
     core::iter::from_fn(move || {
         let on_stack = layout::boot_stack().contains(&rbp)
             || crate::arch::gdt::ist_stacks().contains(&rbp);
-        if rbp == 0 || rbp % 8 != 0 || !on_stack {
+        if rbp == 0 || !rbp.is_multiple_of(8) || !on_stack {
             return None;
         }
         // SAFETY: `rbp` is 8-aligned and inside a mapped kernel stack, so this frame record

@@ -87,8 +87,11 @@ struct Idt([Gate; 256]);
 
 static IDT: Once<Idt> = Once::new();
 
+/// A device interrupt handler: runs with interrupts off, must not allocate or block.
+type Handler = fn();
+
 /// Device interrupt handlers by vector.
-static HANDLERS: RwLock<[Option<fn()>; 256]> = RwLock::new([None; 256]);
+static HANDLERS: RwLock<[Option<Handler>; 256]> = RwLock::new([None; 256]);
 
 /// The IST an exception runs on: the ones that may strike with a broken stack get their own.
 fn interrupt_stack(vector: u8) -> Option<InterruptStack> {
@@ -125,7 +128,7 @@ pub fn enable() {
 }
 
 /// Routes `vector` to `handler`. The handler runs with interrupts off and must not allocate.
-pub fn register(vector: u8, handler: fn()) {
+pub fn register(vector: u8, handler: Handler) {
     x86_64::instructions::interrupts::without_interrupts(|| HANDLERS.write()[vector as usize] = Some(handler));
 }
 

@@ -15,11 +15,6 @@ const LOW_MEMORY_END: u64 = 0x10_0000;
 pub struct Frame(u64);
 
 impl Frame {
-    /// The frame that contains `addr`.
-    pub const fn containing(addr: u64) -> Self {
-        Self(addr & !(FRAME_SIZE - 1))
-    }
-
     pub const fn addr(self) -> u64 {
         self.0
     }
@@ -127,7 +122,7 @@ impl FrameAllocator {
         let mut start = from.next_multiple_of(align);
         while start + count <= self.frames {
             // Skip whole used words quickly: most of a busy bitmap is full.
-            if start % 64 == 0 && self.bitmap[start / 64] == u64::MAX {
+            if start.is_multiple_of(64) && self.bitmap[start / 64] == u64::MAX {
                 start = (start + 64).next_multiple_of(align);
                 continue;
             }

@@ -20,6 +20,15 @@ pub enum MmError {
     Paging(paging::PagingError),
 }
 
+impl core::fmt::Display for MmError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::NoUsableMemory => write!(f, "the memory map has no usable RAM for the frame bitmap"),
+            Self::Paging(e) => write!(f, "building the kernel page tables: {e}"),
+        }
+    }
+}
+
 /// Sets up frames and page tables from the boot memory map and switches to the new tables.
 /// The heap becomes usable afterwards (it grows from the frame allocator on first use).
 pub fn init(map: &[MemoryRegion]) -> Result<(), MmError> {

@@ -38,14 +38,28 @@ pub struct KernelPageTable {
 #[derive(Debug)]
 pub enum PagingError {
     OutOfFrames,
+    /// The page is already mapped, to the frame at this address.
     AlreadyMapped(u64),
+    /// A 2 MiB mapping already covers the page.
+    InsideHugePage,
 }
 
 impl<S: PageSize> From<MapToError<S>> for PagingError {
     fn from(e: MapToError<S>) -> Self {
         match e {
             MapToError::FrameAllocationFailed => Self::OutOfFrames,
-            MapToError::ParentEntryHugePage | MapToError::PageAlreadyMapped(_) => Self::AlreadyMapped(0),
+            MapToError::ParentEntryHugePage => Self::InsideHugePage,
+            MapToError::PageAlreadyMapped(frame) => Self::AlreadyMapped(frame.start_address().as_u64()),
+        }
+    }
+}
+
+impl core::fmt::Display for PagingError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::OutOfFrames => write!(f, "out of physical frames for page tables"),
+            Self::AlreadyMapped(frame) => write!(f, "page already mapped to frame {frame:#x}"),
+            Self::InsideHugePage => write!(f, "page lies inside a 2 MiB mapping"),
         }
     }
 }

@@ -27,14 +27,6 @@ static ALARM_FIRED: AtomicBool = AtomicBool::new(false);
 pub struct Instant(u64);
 
 impl Instant {
-    pub const fn from_nanos_since_boot(nanos: u64) -> Self {
-        Self(nanos)
-    }
-
-    pub const fn nanos_since_boot(self) -> u64 {
-        self.0
-    }
-
     pub fn duration_since(self, earlier: Instant) -> Duration {
         Duration::from_nanos(self.0.saturating_sub(earlier.0))
     }
