@@ -355,7 +355,7 @@ impl<'a> Decoder<'a> {
                     return Err(CandidError("opaque principal"));
                 }
                 let n = self.len()?;
-                Value::Principal(Principal::from_slice(self.take(n)?).ok_or(CandidError("principal too long"))?)
+                Value::Principal(Principal::from_slice(self.take(n)?).map_err(|_| CandidError("principal too long"))?)
             }
             _ => return Err(CandidError("unsupported type")),
         })
@@ -612,7 +612,7 @@ mod tests {
         put_uleb(&mut b, u128::from(field("canister_id")));
         b.extend_from_slice(&[0x68, 0x01, 0x00, 0x01, 0x00]);
         let v = decode_record(&b).unwrap();
-        assert!(v.req("canister_id").unwrap().as_principal().unwrap().is_management());
+        assert!(v.req("canister_id").unwrap().as_principal().unwrap().is_management_canister());
     }
 
     #[test]

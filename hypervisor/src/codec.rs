@@ -122,12 +122,11 @@ impl<'a> Reader<'a> {
 
 /// SHA-256, the one hash of the hypervisor (checksums, state hash, module hash).
 pub fn sha256(parts: &[&[u8]]) -> [u8; 32] {
-    use sha2::Digest;
-    let mut h = sha2::Sha256::new();
+    let mut h = keel_crypto::hash::Sha256::new();
     for p in parts {
         h.update(p);
     }
-    h.finalize().into()
+    h.finish()
 }
 
 #[cfg(test)]

@@ -137,6 +137,11 @@ impl<E: Executor> Hypervisor<E> {
         state_tree(&self.certified, &self.keys)
     }
 
+    /// The root hash the subnet signs (`\x0Dic-state-root` · root) for this round.
+    pub fn certified_root_hash(&self) -> [u8; 32] {
+        self.state_tree().to_hash_tree().digest()
+    }
+
     /// Runs a query on the latest certified state.
     pub fn query(&self, sender: Principal, receiver: Principal, method: &str, arg: Vec<u8>) -> Result<Vec<u8>, UserError> {
         crate::query::query(&self.exec, &self.certified, sender, receiver, method, arg)
@@ -158,7 +163,7 @@ impl<E: Executor> Hypervisor<E> {
     /// Forks `src` outside of a block (same code path as `keel_fork_canister`), minting
     /// `cycles` into the fork.
     pub fn fork_canister(&mut self, src: CanisterId, cycles: Cycles) -> Result<CanisterId, UserError> {
-        let controller = self.state.canister(src).and_then(|p| p.controllers.first().copied()).unwrap_or(Principal::ANONYMOUS);
+        let controller = self.state.canister(src).and_then(|p| p.controllers.first().copied()).unwrap_or(Principal::anonymous());
         let cid = self.state.fork(src, controller, &SettingsArg::default())?;
         self.state.minted += cycles;
         if let Some(p) = self.state.canister_mut(cid) {

@@ -2,64 +2,27 @@
 //! the hypervisor never handles a raw byte string or integer with an unchecked meaning.
 
 use alloc::vec::Vec;
-use core::fmt;
 
-/// Longest principal the IC allows (interface spec: 0–29 bytes).
-pub const MAX_PRINCIPAL_LEN: usize = 29;
+pub use keel_crypto::Principal;
 
-/// A principal: 0–29 opaque bytes. Stored inline so it is `Copy` and costs no heap
-/// allocation per canister (the 16 KiB-per-idle-canister budget matters).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Principal {
-    len: u8,
-    bytes: [u8; MAX_PRINCIPAL_LEN],
-}
-
-impl Principal {
-    /// The management canister `aaaaa-aa` (the empty principal).
-    pub const MANAGEMENT: Principal = Principal { len: 0, bytes: [0; MAX_PRINCIPAL_LEN] };
-    /// The anonymous principal `2vxsx-fae`.
-    pub const ANONYMOUS: Principal = {
-        let mut bytes = [0; MAX_PRINCIPAL_LEN];
-        bytes[0] = 4;
-        Principal { len: 1, bytes }
-    };
-
-    /// Checks the length bound; any byte content is a valid principal.
-    pub fn from_slice(b: &[u8]) -> Option<Principal> {
-        if b.len() > MAX_PRINCIPAL_LEN {
-            return None;
-        }
-        let mut bytes = [0; MAX_PRINCIPAL_LEN];
-        bytes[..b.len()].copy_from_slice(b);
-        Some(Principal { len: b.len() as u8, bytes })
-    }
-
-    pub fn as_slice(&self) -> &[u8] {
-        &self.bytes[..usize::from(self.len)]
-    }
-
-    pub fn to_vec(&self) -> Vec<u8> {
-        self.as_slice().to_vec()
-    }
-
+/// What the hypervisor asks of a principal beyond `keel_crypto`'s type.
+pub trait PrincipalExt {
     /// The canister this principal names, if it has the IC canister-id shape.
-    pub fn as_canister(&self) -> Option<CanisterId> {
-        CanisterId::from_principal(self)
-    }
-
-    pub fn is_management(&self) -> bool {
-        self.len == 0
-    }
+    fn as_canister(&self) -> Option<CanisterId>;
+    /// Is this the management canister `aaaaa-aa`?
+    fn is_management(&self) -> bool;
+    fn to_vec(&self) -> Vec<u8>;
 }
 
-impl fmt::Debug for Principal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Principal(")?;
-        for b in self.as_slice() {
-            write!(f, "{b:02x}")?;
-        }
-        write!(f, ")")
+impl PrincipalExt for Principal {
+    fn as_canister(&self) -> Option<CanisterId> {
+        self.canister_index().map(CanisterId::from_u64)
+    }
+    fn is_management(&self) -> bool {
+        self.is_management_canister()
+    }
+    fn to_vec(&self) -> Vec<u8> {
+        self.as_slice().to_vec()
     }
 }
 
@@ -78,21 +41,11 @@ impl CanisterId {
     }
 
     pub fn from_principal(p: &Principal) -> Option<CanisterId> {
-        let b = p.as_slice();
-        if b.len() != 10 || b[8] != 1 || b[9] != 1 {
-            return None;
-        }
-        let mut n = [0u8; 8];
-        n.copy_from_slice(&b[..8]);
-        Some(CanisterId(u64::from_be_bytes(n)))
+        p.canister_index().map(CanisterId)
     }
 
     pub fn principal(self) -> Principal {
-        let mut bytes = [0u8; MAX_PRINCIPAL_LEN];
-        bytes[..8].copy_from_slice(&self.0.to_be_bytes());
-        bytes[8] = 1;
-        bytes[9] = 1;
-        Principal { len: 10, bytes }
+        Principal::from_canister_index(self.0)
     }
 }
 
@@ -144,7 +97,7 @@ mod tests {
         let p = c.principal();
         assert_eq!(p.as_slice(), &[0, 0, 0, 0, 0, 0, 1, 2, 1, 1]);
         assert_eq!(p.as_canister(), Some(c));
-        assert_eq!(Principal::ANONYMOUS.as_canister(), None);
-        assert!(Principal::from_slice(&[0; 30]).is_none());
+        assert_eq!(Principal::anonymous().as_canister(), None);
+        assert!(Principal::from_slice(&[0; 30]).is_err());
     }
 }

@@ -23,7 +23,7 @@ use crate::codec::sha256;
 use crate::cycles::Cycles;
 use crate::error::{ErrorCode, UserError};
 use crate::execution::{CanisterMemory, EntryPoint, ExecOutcome, Executor, Trap};
-use crate::ids::{CanisterId, Principal};
+use crate::ids::{CanisterId, Principal, PrincipalExt};
 use crate::management_types::{
     SettingsArg, StatusView, canister_id_record, canister_info_result, canister_status_result, decode_mode,
     parse_snapshot_id, snapshot_type, snapshot_value,

@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 
 use crate::candid::{CandidError, Type, Value, field};
 use crate::cycles::Cycles;
-use crate::ids::{CanisterId, Principal};
+use crate::ids::{CanisterId, Principal, PrincipalExt};
 use crate::partition::{Change, ChangeDetails, InstallMode, Settings};
 
 /// `canister_settings`: every field optional; `None` = unchanged / default.

@@ -127,7 +127,7 @@ impl Ingress {
 }
 
 pub(crate) fn principal(r: &mut Reader) -> Result<Principal, DecodeError> {
-    Principal::from_slice(r.bytes()?).ok_or(DecodeError)
+    Principal::from_slice(r.bytes()?).map_err(|_| DecodeError)
 }
 
 pub(crate) fn text(r: &mut Reader) -> Result<String, DecodeError> {

@@ -10,7 +10,7 @@ use crate::candid;
 use crate::cycles::Cycles;
 use crate::error::{ErrorCode, UserError};
 use crate::execution::{EntryPoint, ExecContext, Executor, OutgoingCall, Response};
-use crate::ids::Principal;
+use crate::ids::{Principal, PrincipalExt};
 use crate::partition::Status;
 use crate::state::ReplicatedState;
 

@@ -369,7 +369,7 @@ impl<E: Executor> Round<'_, E> {
                         p.global_timer = 0;
                     }
                 }
-                self.start_context(id, entry.clone(), Principal::MANAGEMENT, Vec::new(), Cycles::ZERO, Origin::System);
+                self.start_context(id, entry.clone(), Principal::MANAGEMENT_CANISTER, Vec::new(), Cycles::ZERO, Origin::System);
             }
         }
     }

@@ -7,7 +7,7 @@ use crate::block::Block;
 use crate::cycles::Cycles;
 use crate::error::{ErrorCode, UserError};
 use crate::execution::Executor;
-use crate::ids::{Principal, Time};
+use crate::ids::{Principal, PrincipalExt, Time};
 use crate::message::{Ingress, IngressRecord, IngressStatus, Input, Origin, Payload, Request, Response};
 use crate::partition::Status;
 use crate::state::ReplicatedState;
@@ -158,4 +158,4 @@ pub(crate) fn check_accepts_requests(id: crate::ids::CanisterId, status: &Status
 }
 
 /// The principal of the management canister, for readability at call sites.
-pub const MANAGEMENT: Principal = Principal::MANAGEMENT;
+pub const MANAGEMENT: Principal = Principal::MANAGEMENT_CANISTER;

@@ -10,7 +10,7 @@ use crate::codec::{DecodeError, Reader, Writer};
 use crate::cycles::{Cycles, CyclesConfig, SubnetType};
 use crate::error::{ErrorCode, UserError};
 use crate::execution::{Executor, ModuleInfo};
-use crate::ids::{CanisterId, Height, MemoryKey, MessageId, Principal, Time};
+use crate::ids::{CanisterId, Height, MemoryKey, MessageId, Principal, PrincipalExt, Time};
 use crate::message::{IngressRecord, Request};
 use crate::partition::Partition;
 

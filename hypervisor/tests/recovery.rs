@@ -12,7 +12,7 @@ use common::*;
 use keel_hypervisor::block_device::{BlockDevice, CrashAfter, CrashMode, MemBlockDevice};
 use keel_hypervisor::checkpoint::{CheckpointError, Store};
 use keel_hypervisor::execution::{EntryPoint, Trap};
-use keel_hypervisor::ids::Principal;
+use keel_hypervisor::ids::{Principal, PrincipalExt};
 use keel_hypervisor::state_tree::SubnetKeys;
 use keel_hypervisor::{Block, Hypervisor, SubnetConfig, SubnetType};
 

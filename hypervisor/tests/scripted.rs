@@ -8,7 +8,7 @@ use common::*;
 use keel_hypervisor::candid::{self, Type, Value};
 use keel_hypervisor::error::{ErrorCode, RejectCode};
 use keel_hypervisor::execution::{EntryPoint, MemorySpace, Trap};
-use keel_hypervisor::ids::{CanisterId, Principal};
+use keel_hypervisor::ids::{CanisterId, Principal, PrincipalExt};
 use keel_hypervisor::message::IngressStatus;
 use keel_hypervisor::SubnetType;
 
@@ -89,7 +89,7 @@ fn caller(env: &mut Env<'_>) -> Result<(), Trap> {
             )])
             .unwrap();
             let cycles = env.arg_u64() as u128;
-            env.call(Principal::MANAGEMENT, "keel_fork_canister", arg, cycles, 3, 0);
+            env.call(Principal::MANAGEMENT_CANISTER, "keel_fork_canister", arg, cycles, 3, 0);
         }
         EntryPoint::Update(m) if m == "fill" => {
             let n = env.arg_u64();
@@ -179,10 +179,10 @@ fn update_query_and_reject_codes() {
     assert_eq!(e.code, ErrorCode::CanisterMethodNotFound);
     let e = n.update(USER, CanisterId::from_u64(777).principal(), "inc", vec![]).unwrap_err();
     assert_eq!((e.code, e.reject_code()), (ErrorCode::CanisterNotFound, RejectCode::DestinationInvalid));
-    let e = n.update(user(9), Principal::MANAGEMENT, "canister_status", canister_id_arg(c)).unwrap_err();
+    let e = n.update(user(9), Principal::MANAGEMENT_CANISTER, "canister_status", canister_id_arg(c)).unwrap_err();
     assert_eq!(e.code, ErrorCode::CanisterInvalidController);
-    assert!(n.update(USER, Principal::MANAGEMENT, "canister_status", canister_id_arg(c)).is_ok());
-    let e = n.update(USER, Principal::MANAGEMENT, "raw_rand", candid::encode(&[]).unwrap()).unwrap_err();
+    assert!(n.update(USER, Principal::MANAGEMENT_CANISTER, "canister_status", canister_id_arg(c)).is_ok());
+    let e = n.update(USER, Principal::MANAGEMENT_CANISTER, "raw_rand", candid::encode(&[]).unwrap()).unwrap_err();
     assert_eq!(e.code, ErrorCode::CanisterRejectedMessage);
     n.assert_cycles_conserved();
 }
@@ -248,9 +248,9 @@ fn stop_waits_for_outstanding_calls_and_delete_needs_stopped() {
     let call_id = call.id;
     n.round(vec![call]);
     // A's call to B is in flight; stop A.
-    let stop = n.ingress(USER, Principal::MANAGEMENT, "stop_canister", canister_id_arg(a));
+    let stop = n.ingress(USER, Principal::MANAGEMENT_CANISTER, "stop_canister", canister_id_arg(a));
     let stop_id = stop.id;
-    let del = n.ingress(USER, Principal::MANAGEMENT, "delete_canister", canister_id_arg(a));
+    let del = n.ingress(USER, Principal::MANAGEMENT_CANISTER, "delete_canister", canister_id_arg(a));
     let del_id = del.id;
     let late = n.ingress(USER, a.principal(), "bump", vec![]);
     let late_id = late.id;
@@ -268,7 +268,7 @@ fn stop_waits_for_outstanding_calls_and_delete_needs_stopped() {
     assert!(matches!(n.status(&stop_id), IngressStatus::Replied(_)));
     let e = n.update(USER, a.principal(), "bump", vec![]).unwrap_err();
     assert_eq!(e.code, ErrorCode::CanisterStopped);
-    n.update(USER, Principal::MANAGEMENT, "delete_canister", canister_id_arg(a)).unwrap();
+    n.update(USER, Principal::MANAGEMENT_CANISTER, "delete_canister", canister_id_arg(a)).unwrap();
     assert!(n.hv.state().canister(a).is_none());
     let e = n.update(USER, a.principal(), "bump", vec![]).unwrap_err();
     assert_eq!(e.code, ErrorCode::CanisterNotFound);
@@ -284,14 +284,14 @@ fn stopping_the_callee_rejects_queued_calls() {
     let call = n.ingress(USER, a.principal(), "call", call_arg(b, "inc"));
     let call_id = call.id;
     n.round(vec![call]);
-    let stop = n.ingress(USER, Principal::MANAGEMENT, "stop_canister", canister_id_arg(b));
+    let stop = n.ingress(USER, Principal::MANAGEMENT_CANISTER, "stop_canister", canister_id_arg(b));
     n.round(vec![stop]);
     for _ in 0..10 {
         n.round(vec![]);
     }
     let IngressStatus::Replied(r) = n.status(&call_id) else { panic!() };
     assert_eq!(r, [0xFF, RejectCode::CanisterError as u8]);
-    n.update(USER, Principal::MANAGEMENT, "delete_canister", canister_id_arg(b)).unwrap();
+    n.update(USER, Principal::MANAGEMENT_CANISTER, "delete_canister", canister_id_arg(b)).unwrap();
     n.assert_cycles_conserved();
 }
 
@@ -329,7 +329,7 @@ fn cycle_exhaustion_freezes_and_top_up_thaws() {
     )])
     .unwrap();
     let _ = spend;
-    n.update(USER, Principal::MANAGEMENT, "update_settings", settings).unwrap();
+    n.update(USER, Principal::MANAGEMENT_CANISTER, "update_settings", settings).unwrap();
     let e = n.update(USER, c.principal(), "inc", vec![]).unwrap_err();
     assert_eq!((e.code, e.reject_code()), (ErrorCode::CanisterOutOfCycles, RejectCode::SysTransient));
     // Top up beyond the threshold: it runs again.
@@ -339,7 +339,7 @@ fn cycle_exhaustion_freezes_and_top_up_thaws() {
         Value::record(&[("canister_id", Value::Principal(c.principal())), ("amount", Value::Nat(threshold + 10 * prepay.get()))]),
     )])
     .unwrap();
-    n.update(USER, Principal::MANAGEMENT, "provisional_top_up_canister", top).unwrap();
+    n.update(USER, Principal::MANAGEMENT_CANISTER, "provisional_top_up_canister", top).unwrap();
     assert_eq!(u64_of(&n.update(USER, c.principal(), "inc", vec![]).unwrap()), 1);
     n.assert_cycles_conserved();
 }
@@ -384,7 +384,7 @@ fn fork_shares_pages_copy_on_write() {
     assert!(pf.memory.pages.shared_pages(&pa.memory.pages) >= 511);
     // Only controllers or the canister itself may fork it.
     let arg = canister_id_arg(a);
-    let e = n.update(user(7), Principal::MANAGEMENT, "keel_fork_canister", arg).unwrap_err();
+    let e = n.update(user(7), Principal::MANAGEMENT_CANISTER, "keel_fork_canister", arg).unwrap_err();
     assert_eq!(e.code, ErrorCode::CanisterInvalidController);
     n.assert_cycles_conserved();
 }
@@ -396,9 +396,9 @@ fn upgrade_keeps_stable_memory_and_snapshots_restore() {
     n.update(USER, c.principal(), "inc", vec![]).unwrap();
     n.update(USER, c.principal(), "stable_put", 41u64.to_le_bytes().to_vec()).unwrap();
     let snap = candid::encode(&[(Type::record(&[("canister_id", Type::Principal)]), Value::record(&[("canister_id", Value::Principal(c.principal()))]))]).unwrap();
-    let r = n.update(USER, Principal::MANAGEMENT, "take_canister_snapshot", snap).unwrap();
+    let r = n.update(USER, Principal::MANAGEMENT_CANISTER, "take_canister_snapshot", snap).unwrap();
     let snap_id = candid::decode_record(&r).unwrap().req("id").unwrap().as_blob().unwrap().to_vec();
-    n.update(USER, Principal::MANAGEMENT, "install_code", install_arg(c, "counter", "upgrade", vec![])).unwrap();
+    n.update(USER, Principal::MANAGEMENT_CANISTER, "install_code", install_arg(c, "counter", "upgrade", vec![])).unwrap();
     // post_upgrade moved the stable value into the fresh heap.
     assert_eq!(u64_of(&n.hv.query(USER, c.principal(), "get", vec![]).unwrap()), 41);
     n.update(USER, c.principal(), "inc", vec![]).unwrap();
@@ -407,9 +407,9 @@ fn upgrade_keeps_stable_memory_and_snapshots_restore() {
         Value::record(&[("canister_id", Value::Principal(c.principal())), ("snapshot_id", Value::Blob(snap_id))]),
     )])
     .unwrap();
-    n.update(USER, Principal::MANAGEMENT, "load_canister_snapshot", load).unwrap();
+    n.update(USER, Principal::MANAGEMENT_CANISTER, "load_canister_snapshot", load).unwrap();
     assert_eq!(u64_of(&n.hv.query(USER, c.principal(), "get", vec![]).unwrap()), 1);
-    let info = n.update(USER, Principal::MANAGEMENT, "canister_info", canister_id_arg(c)).unwrap();
+    let info = n.update(USER, Principal::MANAGEMENT_CANISTER, "canister_info", canister_id_arg(c)).unwrap();
     let v = candid::decode_record(&info).unwrap();
     assert_eq!(v.req("total_num_changes").unwrap().as_u64().unwrap(), 4); // create, install, upgrade, load
     n.assert_cycles_conserved();
@@ -437,7 +437,7 @@ fn queries_see_the_certified_snapshot_and_composite_queries_call_across() {
 fn raw_rand_comes_from_block_randomness() {
     fn randy(env: &mut Env<'_>) -> Result<(), Trap> {
         match env.entry {
-            EntryPoint::Update(_) => env.call(Principal::MANAGEMENT, "raw_rand", candid::encode(&[]).unwrap(), 0, 3, 0),
+            EntryPoint::Update(_) => env.call(Principal::MANAGEMENT_CANISTER, "raw_rand", candid::encode(&[]).unwrap(), 0, 3, 0),
             EntryPoint::ReplyCallback(_) => {
                 let r = env.ctx.arg.clone();
                 env.reply(r);
@@ -474,7 +474,7 @@ fn frontend(env: &mut Env<'_>) -> Result<(), Trap> {
             env.set_heap(WANT, want);
             for i in 0..want {
                 let arg = candid::encode(&[(Type::record(&[]), Value::record(&[]))]).unwrap();
-                env.call(Principal::MANAGEMENT, "create_canister", arg, 600_000_000_000, 10, i);
+                env.call(Principal::MANAGEMENT_CANISTER, "create_canister", arg, 600_000_000_000, 10, i);
             }
         }
         EntryPoint::ReplyCallback(c) if c.fun == 10 => {
@@ -482,7 +482,7 @@ fn frontend(env: &mut Env<'_>) -> Result<(), Trap> {
             let id = v.req("canister_id").unwrap().as_principal().unwrap().as_canister().unwrap();
             env.set_heap(list(c.env), id.get());
             let arg = install_arg(id, "counter", "install", Vec::new());
-            env.call(Principal::MANAGEMENT, "install_code", arg, 0, 12, c.env);
+            env.call(Principal::MANAGEMENT_CANISTER, "install_code", arg, 0, 12, c.env);
         }
         EntryPoint::ReplyCallback(c) if c.fun == 12 => {
             let n = env.heap(BUCKETS) + 1;
@@ -569,4 +569,30 @@ fn same_blocks_give_the_same_state_hash() {
     let h = other.hv.execute_round(&diverged[0]).unwrap();
     let mut same = Node::new(executor(), SubnetType::Application);
     assert_ne!(h, same.hv.execute_round(&blocks[0]).unwrap());
+}
+
+#[test]
+fn state_tree_certifies_request_status_and_canister_entries() {
+    use keel_hypervisor::state_tree::HashTree;
+    let mut n = Node::new(executor(), SubnetType::Application);
+    let c = n.install(USER, "counter", 10 * T);
+    let ok = n.ingress(USER, c.principal(), "inc", vec![]);
+    let bad = n.ingress(USER, c.principal(), "refuse", vec![]);
+    let (ok_id, bad_id) = (ok.id, bad.id);
+    n.round(vec![ok, bad]);
+    let tree: HashTree = n.hv.state_tree().to_hash_tree();
+    let leaf = |path: &[&[u8]]| match tree.lookup_path(path) {
+        keel_crypto::hash_tree::LookupResult::Found(v) => v.to_vec(),
+        other => panic!("{path:?}: {other:?}"),
+    };
+    assert_eq!(leaf(&[b"request_status", &ok_id.0, b"status"]), b"replied");
+    assert_eq!(leaf(&[b"request_status", &ok_id.0, b"reply"]), 1u64.to_le_bytes());
+    assert_eq!(leaf(&[b"request_status", &bad_id.0, b"status"]), b"rejected");
+    assert_eq!(leaf(&[b"request_status", &bad_id.0, b"reject_code"]), [4]);
+    assert_eq!(leaf(&[b"request_status", &bad_id.0, b"error_code"]), b"IC0406");
+    let cid = c.principal();
+    assert_eq!(leaf(&[b"canister", cid.as_slice(), b"module_hash"]), keel_hypervisor::codec::sha256(&[b"counter"]));
+    assert_eq!(leaf(&[b"canister", cid.as_slice(), b"controllers"]), keel_hypervisor::state_tree::cbor_principals(&[USER]));
+    assert_eq!(leaf(&[b"time"]), keel_hypervisor::state_tree::leb128(n.hv.state().time.0));
+    assert_eq!(tree.digest(), n.hv.certified_root_hash());
 }

@@ -17,7 +17,7 @@ use keel_hypervisor::execution::{
     CanisterMemory, EntryPoint, ExecContext, ExecOutcome, Executor, MemorySpace, ModuleInfo, OutgoingCall, Response, Trap,
     WasmClosure,
 };
-use keel_hypervisor::ids::{CanisterId, Height, MessageId, PAGE_SIZE, PageIndex, Principal, Time};
+use keel_hypervisor::ids::{CanisterId, Height, MessageId, PAGE_SIZE, PageIndex, Principal, PrincipalExt, Time};
 use keel_hypervisor::message::{Ingress, IngressStatus};
 use keel_hypervisor::{Hypervisor, SubnetConfig, SubnetType};
 
@@ -222,7 +222,7 @@ impl Executor for TestExecutor {
 
 // ----------------------------------------------------------------- test harness
 
-pub const USER: Principal = Principal::ANONYMOUS;
+pub const USER: Principal = Principal::anonymous();
 
 pub fn user(n: u8) -> Principal {
     Principal::from_slice(&[n, 0xAA, 2]).unwrap()
@@ -284,9 +284,9 @@ impl Node {
             Value::record(&[("amount", Value::some(Value::Nat(cycles)))]),
         )])
         .unwrap();
-        let r = self.update(controller, Principal::MANAGEMENT, "provisional_create_canister_with_cycles", arg).unwrap();
+        let r = self.update(controller, Principal::MANAGEMENT_CANISTER, "provisional_create_canister_with_cycles", arg).unwrap();
         let cid = candid::decode_record(&r).unwrap().req("canister_id").unwrap().as_principal().unwrap().as_canister().unwrap();
-        self.update(controller, Principal::MANAGEMENT, "install_code", install_arg(cid, module, "install", Vec::new())).unwrap();
+        self.update(controller, Principal::MANAGEMENT_CANISTER, "install_code", install_arg(cid, module, "install", Vec::new())).unwrap();
         cid
     }
 
