@@ -179,7 +179,13 @@ fn method_description(entry: &EntryPoint) -> String {
 fn classify(store: &mut Store<Host>, error: wasmi::Error) -> ExecutionError {
     let host = store.data_mut();
     if let Some(trap) = host.trap.take() {
-        return trap;
+        return match trap {
+            // Allocators answer a refused growth by trapping: report the cause.
+            ExecutionError::CalledTrap(m) | ExecutionError::Trapped(m) if host.memory_limit_hit => {
+                ExecutionError::OutOfMemory(format!("memory growth was refused, then the canister trapped: {m}"))
+            }
+            other => other,
+        };
     }
     let message = match error.as_trap_code() {
         Some(TrapCode::OutOfFuel) => {

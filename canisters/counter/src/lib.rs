@@ -18,6 +18,12 @@ fn inc() -> u64 {
     })
 }
 
+/// Increments in a query: the sandbox must throw the change away.
+#[ic_cdk::query]
+fn inc_in_query() -> u64 {
+    inc()
+}
+
 #[ic_cdk::query]
 fn get() -> u64 {
     COUNT.with(Cell::get)
