@@ -60,13 +60,13 @@
     (call $reply_append (i64.const 300) (call $caller_size))
     (call $reply))
 
-  ;; Echoes the argument after a round trip through stable memory at offset 1 GiB - 8.
+  ;; Echoes the argument after a round trip through stable memory at offset 128 MiB - 64.
   (func (export "canister_update stable_echo")
     (if (i64.eq (call $stable_size) (i64.const 0))
-      (then (drop (call $stable_grow (i64.const 16384)))))
+      (then (drop (call $stable_grow (i64.const 2048)))))
     (call $arg_copy (i64.const 400) (i64.const 0) (call $arg_size))
-    (call $stable_write (i64.const 1073741816) (i64.const 400) (call $arg_size))
-    (call $stable_read (i64.const 500) (i64.const 1073741816) (call $arg_size))
+    (call $stable_write (i64.const 134217664) (i64.const 400) (call $arg_size))
+    (call $stable_read (i64.const 500) (i64.const 134217664) (call $arg_size))
     (call $reply_append (i64.const 500) (call $arg_size))
     (call $reply))
 
