@@ -44,6 +44,8 @@ pub(crate) struct Certifier {
     pub certified: BTreeMap<Height, StateHash>,
     /// Highest certified height (or the catch-up package height).
     pub latest: Height,
+    /// The certification of `latest`, re-broadcast for peers whose shares were lost.
+    pub last: Option<Certification>,
 }
 
 impl Certifier {
@@ -57,6 +59,7 @@ impl Certifier {
         self.certified.insert(c.height, c.state_hash);
         if c.height > self.latest {
             self.latest = c.height;
+            self.last = Some(*c);
         }
         self.executed.retain(|h, _| *h > c.height);
         self.received.retain(|h, _| *h > c.height);

@@ -51,6 +51,10 @@ pub struct Config {
     /// Delay per rank before notaries share a block of that rank; at least the maker delay
     /// so that a lower-ranked block has time to arrive.
     pub notary_delay: Duration,
+    /// Delay before notaries share even a rank-0 block. It paces the chain when messages are
+    /// instant — a one-node subnet would otherwise make blocks in a tight loop — and bounds
+    /// the block rate to one per this interval.
+    pub initial_notary_delay: Duration,
     /// How often a node re-sends its status and current-round artifacts, which repairs
     /// dropped messages and brings reconnected peers up to date.
     pub rebroadcast_interval: Duration,
@@ -82,6 +86,7 @@ impl Config {
             size,
             block_maker_delay: Duration::from_millis(300),
             notary_delay: Duration::from_millis(400),
+            initial_notary_delay: Duration::from_millis(50),
             rebroadcast_interval: Duration::from_millis(1000),
             max_clock_skew: Duration::from_secs(2),
             limits: PayloadLimits {

@@ -161,6 +161,8 @@ impl<C: crate::crypto::Crypto> crate::node::ConsensusNode<C> {
                 self.pool.purge_through(h);
                 self.beacon_shares.purge_through(h);
                 self.round = crate::round::Round::awaiting(h.next());
+                self.cup = cup.clone();
+                self.forget_ingress_history();
                 self.out.push(crate::node::Output::StateSyncRequired { height: h, state_hash: cup.content.state_hash });
             }
         }

@@ -126,9 +126,17 @@ impl<C: Crypto> ConsensusNode<C> {
         self.broadcast_status();
         let me = self.me;
         let mut msgs = alloc::vec::Vec::new();
+        let mut missing = alloc::collections::BTreeSet::new();
         let mut h = self.finalized_height().next();
         while h <= self.round.height() {
             if let Some(p) = self.pool.at(h) {
+                // A notarized block whose ancestors we lack (we followed another block of an
+                // equivocating maker) blocks proposals and validation on it: ask for them.
+                for hash in p.notarized.keys().filter(|k| p.blocks.contains_key(k)) {
+                    if let Err(Some(gap)) = self.ancestry(h, *hash) {
+                        missing.insert(gap);
+                    }
+                }
                 if let Some(b) = p.beacon {
                     msgs.push(Message::Beacon(b));
                 }
@@ -162,10 +170,16 @@ impl<C: Crypto> ConsensusNode<C> {
                 msgs.push(Message::Share(ThresholdShare { kind: ShareKind::Certification, height: h, subject, signer: me, share }));
             }
         }
+        if let Some(c) = self.certifier.last {
+            msgs.push(Message::Certification(c));
+        }
         if let Some(h) = self.pending_cup_height() {
             for (subject, share) in self.cup_shares.own(h, me) {
                 msgs.push(Message::Share(ThresholdShare { kind: ShareKind::CatchUp, height: h, subject, signer: me, share }));
             }
+        }
+        for (height, hash) in missing {
+            msgs.push(self.sign_control(Control::BlockRequest { height, hash }));
         }
         self.out.extend(msgs.into_iter().map(Output::Broadcast));
     }

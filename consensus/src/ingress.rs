@@ -32,6 +32,10 @@ pub struct IngressPool {
     pending: BTreeMap<MessageId, Pooled>,
     per_peer: BTreeMap<NodeIndex, usize>,
     finalized: BTreeMap<MessageId, Time>,
+    /// Set after a node resumed from a catch-up package without the ingress history below
+    /// it: until blocks reach this time, a message finalized before the package might not
+    /// have expired, so this node proposes no ingress.
+    blind_until: Option<Time>,
 }
 
 impl IngressPool {
@@ -73,6 +77,22 @@ impl IngressPool {
         }
     }
 
+    /// Forgets the finalized history: it is incomplete until block time `t`.
+    pub fn blind_until(&mut self, t: Time) {
+        self.finalized.clear();
+        self.blind_until = Some(t);
+    }
+
+    /// Restores the finalized history (from the execution state's ingress history) after a
+    /// [`IngressPool::blind_until`].
+    pub fn restore_history(&mut self, entries: impl IntoIterator<Item = (MessageId, Time)>) {
+        for (id, expiry) in entries {
+            self.remove(&id);
+            self.finalized.insert(id, expiry);
+        }
+        self.blind_until = None;
+    }
+
     /// Whether `id` was finalized and has not expired yet.
     pub fn is_finalized(&self, id: &MessageId) -> bool {
         self.finalized.contains_key(id)
@@ -97,6 +117,9 @@ impl IngressPool {
         excluded: impl Fn(&MessageId) -> bool,
     ) -> Vec<IngressMessage> {
         let mut out = Vec::new();
+        if self.blind_until.is_some_and(|b| t <= b) {
+            return out;
+        }
         let mut bytes = 0usize;
         for (id, p) in &self.pending {
             if out.len() >= limits.max_ingress_count {
@@ -175,5 +198,13 @@ mod tests {
         assert_eq!(p.insert(m(6, 5000), peer, now, &l, 10, 2), Ok(()));
         p.on_finalized(&[], Time::from_millis(6000));
         assert!(!p.is_finalized(&MessageId([1; 32])));
+        // Without history, nothing is proposed until every forgotten message has expired.
+        p.insert(m(7, 70_000), None, Time::from_millis(6000), &l, 10, 2).unwrap();
+        p.blind_until(Time::from_millis(60_000));
+        assert!(p.select(Time::from_millis(7000), &l, |_| false).is_empty());
+        assert_eq!(p.select(Time::from_millis(60_001), &l, |_| false).len(), 2);
+        p.blind_until(Time::from_millis(60_000));
+        p.restore_history([(MessageId([7; 32]), Time::from_millis(70_000))]);
+        assert_eq!(p.select(Time::from_millis(7000), &l, |_| false).len(), 1);
     }
 }

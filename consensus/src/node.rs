@@ -206,6 +206,9 @@ impl<C: Crypto> ConsensusNode<C> {
             out: Vec::new(),
             cup,
         };
+        if h > Height::ZERO {
+            node.forget_ingress_history();
+        }
         for (block, beacon) in persisted.finalized {
             if !node.chain.extends(&block) {
                 break;
@@ -285,6 +288,19 @@ impl<C: Crypto> ConsensusNode<C> {
     pub fn send_chunk(&mut self, peer: NodeIndex, chunk: Chunk) -> Vec<Output> {
         let message = self.sign_control(Control::Chunk(chunk));
         alloc::vec![Output::Send { to: peer, message }]
+    }
+
+    /// Hands back the ingress history of the execution state at the catch-up package height
+    /// (ids and expiries of executed messages), after a restart or a jump. Until then the
+    /// node proposes no ingress, so it cannot re-propose a message finalized before the
+    /// package; the execution layer's own history stays the final guard against replays.
+    pub fn restore_ingress_history(&mut self, entries: impl IntoIterator<Item = (crate::types::MessageId, Time)>) {
+        self.ingress.restore_history(entries);
+    }
+
+    pub(crate) fn forget_ingress_history(&mut self) {
+        let t = self.cup.content.block.time.plus(self.cfg.limits.max_ingress_ttl);
+        self.ingress.blind_until(t);
     }
 
     /// Hands the cross-subnet stream bytes for the next block this node proposes; rejected
@@ -417,4 +433,37 @@ impl<C: Crypto> ConsensusNode<C> {
 /// Drains the output buffer.
 fn node_take(out: &mut Vec<Output>) -> Vec<Output> {
     core::mem::take(out)
+}
+
+#[cfg(any(test, feature = "sim"))]
+impl<C: Crypto> ConsensusNode<C> {
+    /// A human-readable dump of the pool and round, for replaying a failing seed.
+    pub fn debug_dump(&self) -> alloc::string::String {
+        use core::fmt::Write;
+        let mut s = alloc::string::String::new();
+        let tip = self.chain.tip();
+        let _ = writeln!(s, "{}: tip {} {:?}, round {:?}, fence {}", self.me, tip.block.height, tip.hash, self.round.describe(), self.fence);
+        for h in self.pool.heights_desc().into_iter().rev() {
+            let Some(p) = self.pool.at(h) else { continue };
+            let _ = writeln!(s, "  h{h}: beacon {}", p.beacon.is_some());
+            for (hash, b) in &p.blocks {
+                let _ = writeln!(
+                    s,
+                    "    block {hash:?} rank {} maker {} parent {:?} valid {} notarized {} nvotes {} fvotes {} anc {:?}",
+                    b.signed.block.rank.get(),
+                    b.signed.block.maker,
+                    b.signed.block.parent,
+                    b.valid,
+                    p.is_notarized(hash),
+                    p.notarization_votes.count(hash),
+                    p.finalization_votes.count(hash),
+                    self.ancestry(h, *hash).map(|_| ()),
+                );
+            }
+            for hash in p.notarized.keys().filter(|k| !p.blocks.contains_key(k)) {
+                let _ = writeln!(s, "    notarized but missing {hash:?}");
+            }
+        }
+        s
+    }
 }

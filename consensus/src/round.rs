@@ -65,6 +65,11 @@ fn delay(per_rank: Duration, r: Rank) -> Duration {
     per_rank.saturating_mul(r.get())
 }
 
+/// How long after the round start notaries wait before sharing a block of rank `r`.
+fn notary_wait(cfg: &Config, r: Rank) -> Duration {
+    cfg.initial_notary_delay.saturating_add(delay(cfg.notary_delay, r))
+}
+
 impl Round {
     pub fn awaiting(height: Height) -> Self {
         Round::AwaitingBeacon { height, share_sent: false }
@@ -77,13 +82,25 @@ impl Round {
         }
     }
 
+    /// Short description for debugging.
+    #[cfg(any(test, feature = "sim"))]
+    pub fn describe(&self) -> alloc::string::String {
+        match self {
+            Round::AwaitingBeacon { height, share_sent } => alloc::format!("awaiting beacon h{height} share_sent {share_sent}"),
+            Round::Running(r) => alloc::format!(
+                "running h{} started {:?} my_rank {:?} proposed {} shared {:?} lowest {:?}",
+                r.height, r.started, r.my_rank, r.proposed, r.shared, r.lowest_shared
+            ),
+        }
+    }
+
     /// The next time a delay of this round expires.
     pub fn next_deadline(&self, now: Time, cfg: &Config) -> Option<Time> {
         let Round::Running(r) = self else { return None };
         (0..cfg.size.n())
             .flat_map(|k| {
                 let k = Rank::new(k);
-                [r.started.plus(delay(cfg.block_maker_delay, k)), r.started.plus(delay(cfg.notary_delay, k))]
+                [r.started.plus(delay(cfg.block_maker_delay, k)), r.started.plus(notary_wait(cfg, k))]
             })
             .filter(|t| *t > now)
             .min()
@@ -118,17 +135,28 @@ impl<C: Crypto> ConsensusNode<C> {
             .map(|(hash, _)| *hash)
     }
 
-    /// Ingress ids in the unfinalized ancestors from `parent` down to the finalized tip.
-    fn unfinalized_ingress(&self, mut height: Height, mut parent: BlockHash) -> BTreeSet<MessageId> {
+    /// Ingress ids in the unfinalized ancestors from `parent` down to the finalized tip;
+    /// `None` if we miss one of those blocks, since then duplicates cannot be ruled out.
+    fn unfinalized_ingress(&self, height: Height, parent: BlockHash) -> Option<BTreeSet<MessageId>> {
+        self.ancestry(height, parent).ok()
+    }
+
+    /// Walks from block `hash` at `height` down to the finalized tip collecting ingress ids;
+    /// on a gap, returns the missing block (`None` if the walk ends on another chain).
+    pub(crate) fn ancestry(
+        &self,
+        mut height: Height,
+        mut hash: BlockHash,
+    ) -> Result<BTreeSet<MessageId>, Option<(Height, BlockHash)>> {
+        let tip = self.chain.tip();
         let mut ids = BTreeSet::new();
-        while height > self.finalized_height() {
-            let Some(b) = self.pool.at(height).and_then(|p| p.blocks.get(&parent)) else { break };
+        while height > tip.block.height {
+            let b = self.pool.at(height).and_then(|p| p.blocks.get(&hash)).ok_or(Some((height, hash)))?;
             ids.extend(b.signed.block.payload.ingress.iter().map(|m| m.id));
-            parent = b.signed.block.parent;
-            let Some(h) = height.prev() else { break };
-            height = h;
+            hash = b.signed.block.parent;
+            height = height.prev().ok_or(None)?;
         }
-        ids
+        if hash == tip.hash { Ok(ids) } else { Err(None) }
     }
 
     /// One pass of the round rules; true if anything changed.
@@ -231,7 +259,9 @@ impl<C: Crypto> ConsensusNode<C> {
             return self.misbehaved(from, Misbehavior::BadSignature);
         }
         if let Some(p) = self.pool.at_mut(h) {
-            if p.blocks_by(maker) >= MAX_BLOCKS_PER_MAKER {
+            // The cap keeps an equivocating maker from filling the pool, but a notarized
+            // block is always taken: others build on it, so dropping it would stall us.
+            if p.blocks_by(maker) >= MAX_BLOCKS_PER_MAKER && !p.is_notarized(&hash) {
                 self.stats.over_limit += 1;
                 return;
             }
@@ -256,7 +286,7 @@ impl<C: Crypto> ConsensusNode<C> {
         if b.time > now.plus(self.cfg.max_clock_skew) {
             return Err(Check::NotYet);
         }
-        let in_chain = self.unfinalized_ingress(ph, b.parent);
+        let in_chain = self.unfinalized_ingress(ph, b.parent).ok_or(Check::NotYet)?;
         validate_payload(&b.payload, b.time, &self.cfg.limits, |id| {
             in_chain.contains(id) || self.ingress.is_finalized(id)
         })
@@ -294,8 +324,12 @@ impl<C: Crypto> ConsensusNode<C> {
         if let Some(e) = self.chain.entry(ph) {
             return Some(e.block.clone());
         }
-        let hash = self.notarized_at(ph)?;
-        self.notarized_block(ph, &hash).cloned()
+        let p = self.pool.at(ph)?;
+        p.blocks
+            .iter()
+            .filter(|(hash, _)| p.is_notarized(hash) && self.unfinalized_ingress(ph, **hash).is_some())
+            .min_by_key(|(hash, b)| (b.signed.block.rank, **hash))
+            .map(|(_, b)| b.signed.block.clone())
     }
 
     fn maybe_propose(&mut self, h: Height, now: Time) -> bool {
@@ -309,6 +343,10 @@ impl<C: Crypto> ConsensusNode<C> {
             .at(h)
             .is_some_and(|p| p.blocks.values().any(|b| b.valid && b.signed.block.rank < rank));
         let made = if lower_exists { None } else { self.make_block(h, rank, now) };
+        if !lower_exists && made.is_none() {
+            // No notarized parent with known ancestry yet; retry when blocks arrive.
+            return false;
+        }
         if let Round::Running(r) = &mut self.round {
             r.proposed = true;
         }
@@ -326,7 +364,7 @@ impl<C: Crypto> ConsensusNode<C> {
         let beacon = self.beacon_at(h)?;
         let time = if now > parent.time { now } else { Time::from_nanos(parent.time.as_nanos().saturating_add(1)) };
         let parent_hash = parent.hash();
-        let excluded = self.unfinalized_ingress(parent.height, parent_hash);
+        let excluded = self.unfinalized_ingress(parent.height, parent_hash)?;
         let ingress = self.ingress.select(time, &self.cfg.limits, |id| excluded.contains(id));
         let xnet = core::mem::take(&mut self.xnet_next);
         let block = Block {
@@ -348,7 +386,7 @@ impl<C: Crypto> ConsensusNode<C> {
         let eligible: Vec<(Rank, BlockHash)> = p
             .blocks
             .iter()
-            .filter(|(_, b)| b.valid && now >= r.started.plus(delay(self.cfg.notary_delay, b.signed.block.rank)))
+            .filter(|(_, b)| b.valid && now >= r.started.plus(notary_wait(&self.cfg, b.signed.block.rank)))
             .map(|(hash, b)| (b.signed.block.rank, *hash))
             .collect();
         let Some(min_rank) = eligible.iter().map(|(rank, _)| *rank).min() else { return false };
