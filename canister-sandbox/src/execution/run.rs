@@ -76,8 +76,13 @@ pub(crate) fn run(
     let (instance, keep) = match result {
         Ok(done) => done,
         Err(error) => {
+            // The engine stops when the next step would not fit: the message used it all.
+            let used = match error {
+                ExecutionError::InstructionLimitExceeded(_) => limit,
+                _ => instructions_used,
+            };
             let host = store.into_data();
-            return ExecutionOutcome::failed(error, instructions_used, host.effects.logs);
+            return ExecutionOutcome::failed(error, used, host.effects.logs);
         }
     };
     let mut dirty_pages = 0;
