@@ -25,6 +25,10 @@ impl Default for Limits {
     }
 }
 
+/// How long a client may take to send a complete request before the kernel answers 408
+/// and closes (the replica's limit); see [`HttpParser::in_progress`].
+pub const REQUEST_TIMEOUT_SECS: u64 = 300;
+
 /// The request methods the interface serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -34,8 +38,6 @@ pub enum Method {
     Post,
     /// `OPTIONS` (CORS preflight)
     Options,
-    /// `HEAD`
-    Head,
     /// Anything else (answered 405).
     Other,
 }
@@ -126,7 +128,6 @@ fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<Head>, HttpError> {
         Some("GET") => Method::Get,
         Some("POST") => Method::Post,
         Some("OPTIONS") => Method::Options,
-        Some("HEAD") => Method::Head,
         _ => Method::Other,
     };
     let target = req.path.ok_or(HttpError::Malformed)?;

@@ -144,11 +144,10 @@ pub fn authorize(
                 }
                 request_id = Some(rid);
                 // An unknown request reveals nothing but its absence.
-                if let Some(origin) = state.request_origin(&id) {
-                    if origin.sender != *sender || origin.effective_canister_id != *ecid {
+                if let Some(origin) = state.request_origin(&id)
+                    && (origin.sender != *sender || origin.effective_canister_id != *ecid) {
                         return Err(ReadStateError::ForeignRequest);
                     }
-                }
             }
             _ => return Err(ReadStateError::PathNotAllowed),
         }

@@ -91,8 +91,7 @@ pub fn route(method: Method, path: &str) -> Result<Route, RouteError> {
         }
         _ => return Err(RouteError::NotFound),
     };
-    // HEAD of a GET endpoint is harmless; everything else must match exactly.
-    if method == wanted || (wanted == Method::Get && method == Method::Head) {
+    if method == wanted {
         Ok(route)
     } else {
         Err(RouteError::MethodNotAllowed)

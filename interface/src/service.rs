@@ -116,11 +116,10 @@ fn dispatch<S: StateReader, Q: QueryExecutor>(
     if found != expected {
         return Err(RequestError::WrongRequestType { expected, found });
     }
-    if let EffectiveId::Subnet(sid) = target {
-        if sid != config.subnet_id {
+    if let EffectiveId::Subnet(sid) = target
+        && sid != config.subnet_id {
             return Err(RequestError::UnknownSubnet);
         }
-    }
     // The canister a delegation's `targets` must allow.
     let addressed = match (&envelope.content, &target) {
         (Content::Call(c) | Content::Query(c), _) => {

@@ -95,11 +95,10 @@ fn check_chain<'a>(
         if seen.contains(&d.pubkey.as_slice()) {
             return Err(AuthError::RepeatedDelegationKey);
         }
-        if let Some(t) = target {
-            if !d.allows_target(t) {
+        if let Some(t) = target
+            && !d.allows_target(t) {
                 return Err(AuthError::TargetNotAllowed);
             }
-        }
         if is_call && !d.allows_calls() {
             return Err(AuthError::QueriesOnly);
         }

@@ -55,11 +55,10 @@ fn label_of(t: &HashTree) -> Option<&[u8]> {
 /// `find_label` of the spec over one flattened level.
 fn find_label<'a>(label: &[u8], level: &[&'a HashTree]) -> SubtreeLookup<'a> {
     for t in level {
-        if let HashTree::Labeled(l, child) = t {
-            if l.as_slice() == label {
+        if let HashTree::Labeled(l, child) = t
+            && l.as_slice() == label {
                 return SubtreeLookup::Found(child);
             }
-        }
     }
     let proves_absent = match level {
         [] | [HashTree::Leaf(_)] => true,
