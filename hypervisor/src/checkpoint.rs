@@ -158,7 +158,7 @@ fn superblock_decode(b: &Block) -> Result<(u64, Height, u64), CheckpointError> {
 }
 
 fn page_checksum(key: MemoryKey, index: PageIndex, data: &[u8]) -> [u8; 32] {
-    sha256(&[&key.0.to_le_bytes(), &index.0.to_le_bytes(), data])
+    sha256(&[&key.0.to_le_bytes(), &index.get().to_le_bytes(), data])
 }
 
 /// One decoded manifest.
@@ -188,7 +188,7 @@ impl Manifest {
         }
         w.u32(self.entries.len() as u32);
         for (k, i, loc) in &self.entries {
-            w.u64(k.0).u64(i.0).u64(loc.block).raw(&loc.checksum);
+            w.u64(k.0).u64(i.get()).u64(loc.block).raw(&loc.checksum);
         }
         w.u64(self.log_head).u32(self.chain_len).u64(self.chain_entries);
         w.finish()
@@ -216,7 +216,7 @@ impl Manifest {
         let mut entries = Vec::with_capacity(n);
         for _ in 0..n {
             let k = MemoryKey(r.u64()?);
-            let i = PageIndex(r.u64()?);
+            let i = PageIndex::new(r.u64()?);
             let block = r.u64()?;
             let checksum = r.array()?;
             entries.push((k, i, PageLoc { block, checksum }));

@@ -2,52 +2,17 @@
 //! freezing threshold. All fees come from one [`CyclesConfig`], so what is charged and
 //! what the cost functions (`ic0.cost_*`) report cannot drift apart.
 
-use core::ops::{Add, AddAssign};
+pub use keel_sandbox::Cycles;
 
-/// An amount of cycles. Arithmetic saturates or is checked, never wraps: a wrapped
-/// balance would mint cycles out of nothing.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default)]
-pub struct Cycles(u128);
-
-impl Cycles {
-    pub const ZERO: Cycles = Cycles(0);
-
-    pub const fn new(n: u128) -> Cycles {
-        Cycles(n)
-    }
-
-    pub const fn get(self) -> u128 {
-        self.0
-    }
-
-    pub fn checked_sub(self, rhs: Cycles) -> Option<Cycles> {
-        self.0.checked_sub(rhs.0).map(Cycles)
-    }
-
-    pub fn checked_add(self, rhs: Cycles) -> Option<Cycles> {
-        self.0.checked_add(rhs.0).map(Cycles)
-    }
-
-    pub fn saturating_sub(self, rhs: Cycles) -> Cycles {
-        Cycles(self.0.saturating_sub(rhs.0))
-    }
-
-    pub fn min(self, rhs: Cycles) -> Cycles {
-        Cycles(self.0.min(rhs.0))
-    }
+/// Checked arithmetic the hypervisor needs on [`Cycles`] (the type itself saturates):
+/// an unchecked wrap would mint cycles out of nothing.
+pub trait CyclesExt: Sized {
+    fn checked_sub(self, rhs: Cycles) -> Option<Cycles>;
 }
 
-/// Saturating: a balance at u128::MAX is already beyond every supply.
-impl Add for Cycles {
-    type Output = Cycles;
-    fn add(self, rhs: Cycles) -> Cycles {
-        Cycles(self.0.saturating_add(rhs.0))
-    }
-}
-
-impl AddAssign for Cycles {
-    fn add_assign(&mut self, rhs: Cycles) {
-        *self = *self + rhs;
+impl CyclesExt for Cycles {
+    fn checked_sub(self, rhs: Cycles) -> Option<Cycles> {
+        self.get().checked_sub(rhs.get()).map(Cycles::new)
     }
 }
 
@@ -131,7 +96,7 @@ impl CyclesConfig {
         if self.free {
             return Cycles::ZERO;
         }
-        Cycles(fee.saturating_mul(self.subnet_size) / REFERENCE_SUBNET_SIZE)
+        Cycles::new(fee.saturating_mul(self.subnet_size) / REFERENCE_SUBNET_SIZE)
     }
 
     pub fn canister_creation(&self) -> Cycles {
@@ -175,14 +140,14 @@ impl CyclesConfig {
     /// Cycles an idle canister burns per day (`canister_status.idle_cycles_burned_per_day`).
     pub fn idle_cycles_burned_per_day(&self, memory_bytes: u64, compute_percent: u8) -> Cycles {
         let day = SECONDS_PER_DAY as u64;
-        self.storage(memory_bytes, day) + self.compute_allocation(compute_percent, day)
+        self.storage(memory_bytes, day).saturating_add(self.compute_allocation(compute_percent, day))
     }
 
     /// The freezing threshold: what the canister needs to stay alive, idle, for
     /// `freezing_threshold_seconds`. A balance at or below it freezes the canister.
     pub fn freezing_threshold(&self, memory_bytes: u64, compute_percent: u8, freezing_threshold_seconds: u64) -> Cycles {
         self.storage(memory_bytes, freezing_threshold_seconds)
-            + self.compute_allocation(compute_percent, freezing_threshold_seconds)
+            .saturating_add(self.compute_allocation(compute_percent, freezing_threshold_seconds))
     }
 }
 
@@ -217,7 +182,7 @@ mod tests {
     #[test]
     fn arithmetic_never_wraps() {
         let max = Cycles::new(u128::MAX);
-        assert_eq!(max + Cycles::new(1), max);
+        assert_eq!(max.saturating_add(Cycles::new(1)), max);
         assert_eq!(Cycles::ZERO.checked_sub(Cycles::new(1)), None);
         assert_eq!(Cycles::new(3).saturating_sub(Cycles::new(5)), Cycles::ZERO);
     }

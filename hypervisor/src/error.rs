@@ -5,30 +5,23 @@
 use alloc::string::String;
 use core::fmt;
 
-/// The IC reject code (ic-reference §6).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
-pub enum RejectCode {
-    SysFatal = 1,
-    SysTransient = 2,
-    DestinationInvalid = 3,
-    CanisterReject = 4,
-    CanisterError = 5,
+pub use keel_sandbox::RejectCode;
+
+/// The reject code numbered `n`.
+pub fn reject_code_from_u32(n: u32) -> Option<RejectCode> {
+    Some(match n {
+        1 => RejectCode::SysFatal,
+        2 => RejectCode::SysTransient,
+        3 => RejectCode::DestinationInvalid,
+        4 => RejectCode::CanisterReject,
+        5 => RejectCode::CanisterError,
+        6 => RejectCode::SysUnknown,
+        _ => return None,
+    })
 }
 
-impl RejectCode {
-    pub fn from_u32(n: u32) -> Option<RejectCode> {
-        Some(match n {
-            1 => RejectCode::SysFatal,
-            2 => RejectCode::SysTransient,
-            3 => RejectCode::DestinationInvalid,
-            4 => RejectCode::CanisterReject,
-            5 => RejectCode::CanisterError,
-            _ => return None,
-        })
-    }
-}
-
-/// The IC error code (`IC0xyz`), whose leading digit is its reject code.
+/// The IC error code (`IC0xyz`), whose leading digit is its reject code: the sandbox's
+/// execution codes plus those the hypervisor and the management canister produce.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 pub enum ErrorCode {
     SubnetOversubscribed = 101,

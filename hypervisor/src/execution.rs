@@ -1,191 +1,60 @@
 //! The boundary between the hypervisor and the engine that runs canister code.
 //!
-//! The hypervisor decides *what* runs (which entry point, with which System API inputs,
-//! under which instruction limit) and applies the *effects* (reply, calls, cycles,
-//! certified data, timer); the engine — `keel-sandbox` in production — runs Wasm against
-//! a canister's [`CanisterMemory`] and reports those effects. A trapped execution leaves
-//! memory as it was before (the engine rolls back), and the hypervisor drops its effects.
-//! Keeping memory behind a trait is what lets a partition's backing move from sandbox page
-//! maps to hardware address spaces without touching scheduling or message logic.
+//! The hypervisor decides *what* runs (entry point, message, environment) and applies the
+//! *effects*; the engine runs it against a canister's [`CanisterMemory`]. The vocabulary
+//! of that exchange is `keel-sandbox`'s (entry points, message input, environment, outcome),
+//! so the production engine — [`keel_sandbox::Sandbox`], implemented below — needs no
+//! translation. Memory stays behind a trait: that is what lets a partition's backing move
+//! from sandbox page maps to hardware address spaces without touching scheduling or message
+//! logic (and lets tests drive the hypervisor with a scripted engine).
 
-use alloc::string::String;
+use alloc::string::ToString;
 use alloc::vec::Vec;
 
+pub use keel_sandbox::{
+    CallbackKind, CanisterState, EntryPoint, ExecutionEnvironment, ExecutionError, ExecutionOutcome, GlobalValue,
+    MessageInput, ModuleInfo, OutgoingCall, Response, Sandbox, WasmClosure,
+};
+pub use keel_sandbox::execution::CanisterStatus;
+
 use crate::codec::{DecodeError, Reader, Writer};
-use crate::cycles::{Cycles, CyclesConfig};
-use crate::error::{ErrorCode, RejectCode, UserError};
-use crate::ids::{CanisterId, PageIndex, Principal, Time};
+use crate::error::{ErrorCode, UserError};
+use crate::ids::{CanisterId, PAGE_SIZE, PageIndex};
 
-/// A Wasm callback: a function-table index and its environment word (`call_new`).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct WasmClosure {
-    pub fun: u32,
-    pub env: u64,
+/// May this entry point send calls (ic-reference §7 contexts)?
+pub fn may_call(entry: &EntryPoint) -> bool {
+    matches!(
+        entry,
+        EntryPoint::Update(_)
+            | EntryPoint::CompositeQuery(_)
+            | EntryPoint::Heartbeat
+            | EntryPoint::GlobalTimer
+            | EntryPoint::Callback { kind: CallbackKind::Reply | CallbackKind::Reject, .. }
+    )
 }
 
-impl WasmClosure {
-    pub fn encode(&self, w: &mut Writer) {
-        w.u32(self.fun).u64(self.env);
-    }
-    pub fn decode(r: &mut Reader) -> Result<WasmClosure, DecodeError> {
-        Ok(WasmClosure { fun: r.u32()?, env: r.u64()? })
-    }
+/// The error a failed execution reports to the caller.
+pub fn execution_error(e: &ExecutionError, canister: CanisterId) -> UserError {
+    let code = crate::message::error_code(u32::from(e.error_code().number())).unwrap_or(ErrorCode::CanisterTrapped);
+    UserError::new(code, alloc::format!("Error from Canister {}: {}", canister.get(), e))
 }
 
-/// What to run.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub enum EntryPoint {
-    Init,
-    PreUpgrade,
-    PostUpgrade,
-    Update(String),
-    /// A query, replicated (called as an update) or not.
-    Query(String),
-    CompositeQuery(String),
-    InspectMessage(String),
-    Heartbeat,
-    GlobalTimer,
-    ReplyCallback(WasmClosure),
-    RejectCallback(WasmClosure),
-    /// Runs when a reply/reject callback trapped (`call_on_cleanup`).
-    Cleanup(WasmClosure),
+/// The sandbox's principal type for a principal (both hold at most 29 bytes).
+pub fn sandbox_principal(p: &crate::ids::Principal) -> keel_sandbox::Principal {
+    keel_sandbox::Principal::from_slice(p.as_slice()).unwrap_or_default()
 }
 
-impl EntryPoint {
-    /// May this entry point send calls (ic-reference §7 contexts)?
-    pub fn may_call(&self) -> bool {
-        matches!(
-            self,
-            EntryPoint::Update(_)
-                | EntryPoint::CompositeQuery(_)
-                | EntryPoint::Heartbeat
-                | EntryPoint::GlobalTimer
-                | EntryPoint::ReplyCallback(_)
-                | EntryPoint::RejectCallback(_)
-        )
-    }
+/// The hypervisor's principal type for a principal the sandbox reports.
+pub fn crypto_principal(p: &keel_sandbox::Principal) -> crate::ids::Principal {
+    crate::ids::Principal::from_slice(p.as_slice()).unwrap_or(crate::ids::Principal::MANAGEMENT_CANISTER)
 }
 
-/// Which methods a module exports, as the hypervisor needs to route messages.
-#[derive(Clone, PartialEq, Eq, Debug, Default)]
-pub struct ModuleInfo {
-    pub updates: Vec<String>,
-    pub queries: Vec<String>,
-    pub composite_queries: Vec<String>,
-    pub has_init: bool,
-    pub has_heartbeat: bool,
-    pub has_global_timer: bool,
-    pub has_inspect_message: bool,
+pub(crate) fn encode_closure(c: &WasmClosure, w: &mut Writer) {
+    w.u64(c.fun).u64(c.env);
 }
 
-/// The System API inputs of one execution.
-#[derive(Clone, Debug)]
-pub struct ExecContext {
-    pub canister: CanisterId,
-    pub caller: Principal,
-    pub arg: Vec<u8>,
-    pub cycles_available: Cycles,
-    pub cycles_refunded: Cycles,
-    /// Reject callbacks: the code and message.
-    pub reject: Option<(RejectCode, String)>,
-    pub balance: Cycles,
-    pub time: Time,
-    /// 1 running, 2 stopping, 3 stopped (`ic0.canister_status`).
-    pub status: u32,
-    pub version: u64,
-    pub controllers: Vec<Principal>,
-    pub subnet: Principal,
-    pub replicated: bool,
-    pub certificate: Option<Vec<u8>>,
-    pub instruction_limit: u64,
-    pub fees: CyclesConfig,
-    pub may_call: bool,
-}
-
-/// A call the canister made (`call_new` … `call_perform`).
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct OutgoingCall {
-    pub callee: Principal,
-    pub method: String,
-    pub arg: Vec<u8>,
-    pub cycles: Cycles,
-    pub on_reply: WasmClosure,
-    pub on_reject: WasmClosure,
-    pub on_cleanup: Option<WasmClosure>,
-}
-
-/// The canister's answer to the message it ran.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub enum Response {
-    Reply(Vec<u8>),
-    /// `msg_reject`: always reject code 4 (CANISTER_REJECT).
-    Reject(String),
-}
-
-/// Why an execution failed; its effects are void and its memory changes rolled back.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub enum Trap {
-    /// `ic0.trap` with the canister's message.
-    Explicit(String),
-    /// Wasm trap (unreachable, out-of-bounds, ...) or an illegal System API use.
-    Wasm(String),
-    InstructionLimit,
-    OutOfMemory,
-    MethodNotFound,
-}
-
-impl Trap {
-    pub fn to_user_error(&self, canister: CanisterId) -> UserError {
-        let id = canister.get();
-        match self {
-            Trap::Explicit(m) => UserError::new(ErrorCode::CanisterCalledTrap, alloc::format!("Canister {id} trapped explicitly: {m}")),
-            Trap::Wasm(m) => UserError::new(ErrorCode::CanisterTrapped, alloc::format!("Canister {id} trapped: {m}")),
-            Trap::InstructionLimit => UserError::new(
-                ErrorCode::CanisterInstructionLimitExceeded,
-                alloc::format!("Canister {id} exceeded the instruction limit for single message execution."),
-            ),
-            Trap::OutOfMemory => UserError::new(ErrorCode::CanisterOutOfMemory, alloc::format!("Canister {id} ran out of memory")),
-            Trap::MethodNotFound => UserError::new(ErrorCode::CanisterMethodNotFound, alloc::format!("Canister {id} has no such method")),
-        }
-    }
-}
-
-/// The effects of one execution.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct ExecOutcome {
-    pub instructions: u64,
-    /// `Err` voids everything below.
-    pub result: Result<(), Trap>,
-    pub response: Option<Response>,
-    pub calls: Vec<OutgoingCall>,
-    pub cycles_accepted: Cycles,
-    pub cycles_burned: Cycles,
-    pub certified_data: Option<Vec<u8>>,
-    /// `ic0.global_timer_set`: the new deadline (0 = off).
-    pub global_timer: Option<u64>,
-    /// `ic0.accept_message` in inspect_message.
-    pub message_accepted: bool,
-}
-
-impl ExecOutcome {
-    /// A successful execution with no effects yet.
-    pub fn ok(instructions: u64) -> ExecOutcome {
-        ExecOutcome {
-            instructions,
-            result: Ok(()),
-            response: None,
-            calls: Vec::new(),
-            cycles_accepted: Cycles::ZERO,
-            cycles_burned: Cycles::ZERO,
-            certified_data: None,
-            global_timer: None,
-            message_accepted: false,
-        }
-    }
-
-    pub fn trapped(trap: Trap, instructions: u64) -> ExecOutcome {
-        ExecOutcome { result: Err(trap), ..ExecOutcome::ok(instructions) }
-    }
+pub(crate) fn decode_closure(r: &mut Reader) -> Result<WasmClosure, DecodeError> {
+    Ok(WasmClosure { fun: r.u64()?, env: r.u64()? })
 }
 
 /// Which of a canister's memories a page belongs to.
@@ -202,18 +71,16 @@ pub trait CanisterMemory: Clone + core::fmt::Debug {
     fn size_bytes(&self) -> u64;
     /// Pages written since the last [`CanisterMemory::mark_clean`] (checkpoint).
     fn dirty_pages(&self) -> Vec<(MemorySpace, PageIndex)>;
-    /// Every page that is not all-zero.
+    /// Every page that is stored (may be all-zero).
     fn nonzero_pages(&self) -> Vec<(MemorySpace, PageIndex)>;
-    /// The bytes of one page (zeros beyond the memory's size).
-    fn page(&self, space: MemorySpace, index: PageIndex) -> [u8; crate::ids::PAGE_SIZE];
+    /// The bytes of one page (zeros where nothing is stored).
+    fn page(&self, space: MemorySpace, index: PageIndex) -> [u8; PAGE_SIZE];
     fn mark_clean(&mut self);
     /// Everything that is not page contents (sizes, globals), canonically encoded.
     fn encode_meta(&self, w: &mut Writer);
-    /// Rebuilds a memory from its metadata and pages (checkpoint recovery).
-    fn restore(
-        meta: &mut Reader,
-        pages: &mut dyn Iterator<Item = (MemorySpace, PageIndex, [u8; crate::ids::PAGE_SIZE])>,
-    ) -> Result<Self, DecodeError>;
+    /// Rebuilds a memory from its metadata and pages (checkpoint recovery); the result
+    /// is clean (nothing dirty).
+    fn restore(meta: &mut Reader, pages: &mut dyn Iterator<Item = (MemorySpace, PageIndex, [u8; PAGE_SIZE])>) -> Result<Self, DecodeError>;
     /// Drops the heap and globals but keeps stable memory (upgrade without `keep`).
     fn clear_heap(&mut self);
 }
@@ -231,9 +98,123 @@ pub trait Executor {
     fn empty_memory(&self) -> Self::Memory;
 
     /// Fresh instance state for `module` (data segments, `(start)`), replacing the heap
-    /// of `memory` but keeping its stable memory.
-    fn instantiate(&self, module: &Self::Module, memory: &mut Self::Memory, ctx: &ExecContext) -> ExecOutcome;
+    /// of `memory` but keeping its stable memory; `memory` is unchanged on failure.
+    fn instantiate(&self, module: &Self::Module, memory: &mut Self::Memory, env: &ExecutionEnvironment) -> ExecutionOutcome;
 
-    /// Runs `entry` of `module` on `memory`.
-    fn execute(&self, module: &Self::Module, memory: &mut Self::Memory, entry: &EntryPoint, ctx: &ExecContext) -> ExecOutcome;
+    /// Runs `entry`; `memory` changes only if it succeeds in a state-keeping context.
+    fn execute(
+        &self,
+        module: &Self::Module,
+        memory: &mut Self::Memory,
+        entry: &EntryPoint,
+        input: &MessageInput,
+        env: &ExecutionEnvironment,
+    ) -> ExecutionOutcome;
+}
+
+impl Executor for Sandbox {
+    type Module = keel_sandbox::CompiledModule;
+    type Memory = CanisterState;
+
+    fn compile(&self, wasm: &[u8]) -> Result<(Self::Module, ModuleInfo), UserError> {
+        let m = Sandbox::compile(self, wasm).map_err(|e| UserError::new(ErrorCode::CanisterInvalidWasm, e.to_string()))?;
+        let info = m.info().clone();
+        Ok((m, info))
+    }
+
+    fn empty_memory(&self) -> CanisterState {
+        CanisterState::new()
+    }
+
+    fn instantiate(&self, module: &Self::Module, memory: &mut CanisterState, env: &ExecutionEnvironment) -> ExecutionOutcome {
+        self.install(module, memory, env)
+    }
+
+    fn execute(
+        &self,
+        module: &Self::Module,
+        memory: &mut CanisterState,
+        entry: &EntryPoint,
+        input: &MessageInput,
+        env: &ExecutionEnvironment,
+    ) -> ExecutionOutcome {
+        Sandbox::execute(self, module, memory, entry, input, env)
+    }
+}
+
+fn encode_global(g: &GlobalValue, w: &mut Writer) {
+    match *g {
+        GlobalValue::I32(v) => w.u8(0).u32(v as u32),
+        GlobalValue::I64(v) => w.u8(1).u64(v as u64),
+        GlobalValue::F32(v) => w.u8(2).u32(v),
+        GlobalValue::F64(v) => w.u8(3).u64(v),
+        GlobalValue::V128(v) => w.u8(4).u128(v),
+    };
+}
+
+fn decode_global(r: &mut Reader) -> Result<GlobalValue, DecodeError> {
+    Ok(match r.u8()? {
+        0 => GlobalValue::I32(r.u32()? as i32),
+        1 => GlobalValue::I64(r.u64()? as i64),
+        2 => GlobalValue::F32(r.u32()?),
+        3 => GlobalValue::F64(r.u64()?),
+        4 => GlobalValue::V128(r.u128()?),
+        _ => return Err(DecodeError),
+    })
+}
+
+impl CanisterMemory for CanisterState {
+    fn size_bytes(&self) -> u64 {
+        self.memory_bytes()
+    }
+
+    fn dirty_pages(&self) -> Vec<(MemorySpace, PageIndex)> {
+        let heap = self.heap.dirty_pages().map(|i| (MemorySpace::Heap, i));
+        heap.chain(self.stable.dirty_pages().map(|i| (MemorySpace::Stable, i))).collect()
+    }
+
+    fn nonzero_pages(&self) -> Vec<(MemorySpace, PageIndex)> {
+        let heap = self.heap.stored_pages().map(|(i, _)| (MemorySpace::Heap, i));
+        heap.chain(self.stable.stored_pages().map(|(i, _)| (MemorySpace::Stable, i))).collect()
+    }
+
+    fn page(&self, space: MemorySpace, index: PageIndex) -> [u8; PAGE_SIZE] {
+        match space {
+            MemorySpace::Heap => *self.heap.get_page(index),
+            MemorySpace::Stable => *self.stable.get_page(index),
+        }
+    }
+
+    fn mark_clean(&mut self) {
+        self.clear_dirty();
+    }
+
+    fn encode_meta(&self, w: &mut Writer) {
+        w.u64(self.heap.len_pages()).u64(self.stable.len_pages()).u32(self.globals.len() as u32);
+        for g in &self.globals {
+            encode_global(g, w);
+        }
+    }
+
+    fn restore(meta: &mut Reader, pages: &mut dyn Iterator<Item = (MemorySpace, PageIndex, [u8; PAGE_SIZE])>) -> Result<Self, DecodeError> {
+        let mut s = CanisterState::new();
+        s.heap.resize(meta.u64()?);
+        s.stable.resize(meta.u64()?);
+        for _ in 0..meta.count()? {
+            s.globals.push(decode_global(meta)?);
+        }
+        for (space, index, bytes) in pages {
+            let map = match space {
+                MemorySpace::Heap => &mut s.heap,
+                MemorySpace::Stable => &mut s.stable,
+            };
+            map.set_page(index, &bytes).map_err(|_| DecodeError)?;
+        }
+        s.clear_dirty();
+        Ok(s)
+    }
+
+    fn clear_heap(&mut self) {
+        CanisterState::clear_heap(self);
+    }
 }

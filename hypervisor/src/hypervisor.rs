@@ -153,9 +153,9 @@ impl<E: Executor> Hypervisor<E> {
         let budget = Budget::new(self.state.config.round_instructions);
         let mut round = Round { exec: &self.exec, state: &mut self.state, budget };
         let cid = round.create(controller, &SettingsArg::default(), None)?;
-        self.state.minted += cycles;
+        self.state.minted = self.state.minted.saturating_add(cycles);
         if let Some(p) = self.state.canister_mut(cid) {
-            p.balance += cycles;
+            p.balance = p.balance.saturating_add(cycles);
         }
         Ok(cid)
     }
@@ -165,9 +165,9 @@ impl<E: Executor> Hypervisor<E> {
     pub fn fork_canister(&mut self, src: CanisterId, cycles: Cycles) -> Result<CanisterId, UserError> {
         let controller = self.state.canister(src).and_then(|p| p.controllers.first().copied()).unwrap_or(Principal::anonymous());
         let cid = self.state.fork(src, controller, &SettingsArg::default())?;
-        self.state.minted += cycles;
+        self.state.minted = self.state.minted.saturating_add(cycles);
         if let Some(p) = self.state.canister_mut(cid) {
-            p.balance += cycles;
+            p.balance = p.balance.saturating_add(cycles);
         }
         Ok(cid)
     }
@@ -238,7 +238,7 @@ fn digest_of<M: CanisterMemory>(digests: &mut BTreeMap<MemoryKey, MemoryDigest>,
     w.u64(mem.size_bytes());
     mem.encode_meta(&mut w);
     for ((s, i), h) in &d.pages {
-        w.u8(*s as u8).u64(i.0).raw(h);
+        w.u8(*s as u8).u64(i.get()).raw(h);
     }
     sha256(&[&w.finish()])
 }

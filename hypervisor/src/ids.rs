@@ -26,26 +26,16 @@ impl PrincipalExt for Principal {
     }
 }
 
-/// A canister id: the IC's `u64 big-endian · 01 01` principal shape, kept as the u64 so
-/// ids order numerically (the order canister ranges are published in).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
-pub struct CanisterId(u64);
+pub use keel_sandbox::CanisterId;
 
-impl CanisterId {
-    pub const fn from_u64(n: u64) -> CanisterId {
-        CanisterId(n)
-    }
+/// The principal of a canister id, as `keel_crypto`'s inline (`Copy`) principal.
+pub trait CanisterIdExt {
+    fn to_principal(self) -> Principal;
+}
 
-    pub const fn get(self) -> u64 {
-        self.0
-    }
-
-    pub fn from_principal(p: &Principal) -> Option<CanisterId> {
-        p.canister_index().map(CanisterId)
-    }
-
-    pub fn principal(self) -> Principal {
-        Principal::from_canister_index(self.0)
+impl CanisterIdExt for CanisterId {
+    fn to_principal(self) -> Principal {
+        Principal::from_canister_index(self.get())
     }
 }
 
@@ -59,13 +49,9 @@ impl Height {
     }
 }
 
-/// Size of a memory page: the Wasm page is 64 KiB, but persistence and copy-on-write work
-/// on 4 KiB pages (the x86 page, so phase-2 hardware partitions can reuse the dirty bits).
-pub const PAGE_SIZE: usize = 4096;
-
-/// Index of a 4 KiB page within one memory.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
-pub struct PageIndex(pub u64);
+/// Pages are the sandbox's: 4 KiB, the unit of copy-on-write, dirty tracking and
+/// checkpoint writes (and the x86 page, for phase-2 hardware partitions).
+pub use keel_sandbox::{PAGE_SIZE, PageIndex};
 
 /// Names one persisted memory (a canister heap, stable memory, or a snapshot's copy).
 /// Allocated from a counter in the replicated state and never reused, so a reinstall
@@ -94,7 +80,7 @@ mod tests {
     #[test]
     fn canister_principal_roundtrip() {
         let c = CanisterId::from_u64(0x0102);
-        let p = c.principal();
+        let p = c.to_principal();
         assert_eq!(p.as_slice(), &[0, 0, 0, 0, 0, 0, 1, 2, 1, 1]);
         assert_eq!(p.as_canister(), Some(c));
         assert_eq!(Principal::anonymous().as_canister(), None);

@@ -20,9 +20,12 @@ use alloc::vec::Vec;
 
 use crate::candid::{self, CandidError, Type, Value};
 use crate::codec::sha256;
-use crate::cycles::Cycles;
+use crate::cycles::{Cycles, CyclesExt};
 use crate::error::{ErrorCode, UserError};
-use crate::execution::{CanisterMemory, EntryPoint, ExecOutcome, Executor, Trap};
+use crate::execution::{
+    CanisterMemory, EntryPoint, ExecutionEnvironment, ExecutionError, ExecutionOutcome, Executor, MessageInput, execution_error,
+    sandbox_principal,
+};
 use crate::ids::{CanisterId, Principal, PrincipalExt};
 use crate::management_types::{
     SettingsArg, StatusView, canister_id_record, canister_info_result, canister_status_result, decode_mode,
@@ -101,7 +104,7 @@ impl<E: Executor> Round<'_, E> {
             "deposit_cycles" => match target().and_then(|t| self.state.existing(&t)) {
                 Ok(cid) => {
                     if let Some(p) = self.state.canister_mut(cid) {
-                        p.balance += cycles;
+                        p.balance = p.balance.saturating_add(cycles);
                     }
                     Outcome::Done(unit(), Cycles::ZERO)
                 }
@@ -181,9 +184,9 @@ impl<E: Executor> Round<'_, E> {
             None => None,
         };
         let cid = self.create(sender, &settings, specified)?;
-        self.state.minted += Cycles::new(amount);
+        self.state.minted = self.state.minted.saturating_add(Cycles::new(amount));
         if let Some(p) = self.state.canister_mut(cid) {
-            p.balance += Cycles::new(amount);
+            p.balance = p.balance.saturating_add(Cycles::new(amount));
         }
         reply(canister_id_record(cid))
     }
@@ -195,9 +198,9 @@ impl<E: Executor> Round<'_, E> {
         let target = arg.req("canister_id").and_then(|v| v.as_principal()).map_err(bad_payload)?;
         let amount = Cycles::new(arg.req("amount").and_then(|v| v.as_nat()).map_err(bad_payload)?);
         let cid = self.state.existing(&target)?;
-        self.state.minted += amount;
+        self.state.minted = self.state.minted.saturating_add(amount);
         if let Some(p) = self.state.canister_mut(cid) {
-            p.balance += amount;
+            p.balance = p.balance.saturating_add(amount);
         }
         unit()
     }
@@ -209,9 +212,9 @@ impl<E: Executor> Round<'_, E> {
         let rest = cycles.checked_sub(fee).ok_or_else(|| insufficient_for_creation(cycles, fee))?;
         let settings = SettingsArg::decode(arg.opt_field("settings")).map_err(bad_payload)?;
         let cid = self.create(sender, &settings, None)?;
-        self.state.burned += fee;
+        self.state.burned = self.state.burned.saturating_add(fee);
         if let Some(p) = self.state.canister_mut(cid) {
-            p.balance += rest;
+            p.balance = p.balance.saturating_add(rest);
         }
         reply(canister_id_record(cid))
     }
@@ -242,9 +245,9 @@ impl<E: Executor> Round<'_, E> {
         let rest = cycles.checked_sub(fee).ok_or_else(|| insufficient_for_creation(cycles, fee))?;
         let settings = SettingsArg::decode(arg.opt_field("settings")).map_err(bad_payload)?;
         let cid = self.state.fork(src, sender, &settings)?;
-        self.state.burned += fee;
+        self.state.burned = self.state.burned.saturating_add(fee);
         if let Some(p) = self.state.canister_mut(cid) {
-            p.balance += rest;
+            p.balance = p.balance.saturating_add(rest);
         }
         reply(canister_id_record(cid))
     }
@@ -303,14 +306,14 @@ impl<E: Executor> Round<'_, E> {
         }
         // Stopped means no open call context, so no callback can still arrive.
         if let Some(p) = self.state.canisters.remove(&cid) {
-            self.state.burned += p.balance;
+            self.state.burned = self.state.burned.saturating_add(p.balance);
             for input in &p.input {
                 match input {
                     crate::message::Input::Request(r) => {
                         let e = UserError::new(ErrorCode::CanisterNotFound, "Canister was deleted");
                         self.state.reject(&r.origin, &e, r.cycles);
                     }
-                    crate::message::Input::Response(r) => self.state.burned += r.refund,
+                    crate::message::Input::Response(r) => self.state.burned = self.state.burned.saturating_add(r.refund),
                 }
             }
         }
@@ -335,7 +338,7 @@ impl<E: Executor> Round<'_, E> {
         let e = UserError::new(ErrorCode::CanisterWasmModuleNotFound, "Canister has been uninstalled.");
         for c in contexts.into_values() {
             if c.responded {
-                self.state.burned += c.available;
+                self.state.burned = self.state.burned.saturating_add(c.available);
             } else {
                 self.state.reject(&c.origin, &e, c.available);
             }
@@ -376,8 +379,8 @@ impl<E: Executor> Round<'_, E> {
             memory.key = self.state.fresh_memory_key();
         }
         let module = self.state.modules.get(&hash).map(|m| m.module.clone()).ok_or_else(|| not_found(cid))?;
-        let ctx = self.hook_context(cid, sender, Vec::new(), limit)?;
-        let out = self.exec.instantiate(&module, &mut memory.pages, &ctx);
+        let env = self.hook_environment(cid)?;
+        let out = self.exec.instantiate(&module, &mut memory.pages, &env);
         hook_result(cid, &out)?;
         let hook = if matches!(mode, InstallMode::Upgrade { .. }) { EntryPoint::PostUpgrade } else { EntryPoint::Init };
         let out = self.run_hook(cid, &module, &mut memory, &hook, sender, init_arg, limit)?;
@@ -386,16 +389,15 @@ impl<E: Executor> Round<'_, E> {
         let p = self.state.canister_mut(cid).ok_or_else(|| not_found(cid))?;
         p.code = Some(Code { hash });
         p.memory = memory;
-        if let Ok(()) = out.result {
-            if let Some(d) = out.certified_data {
-                p.certified_data = d;
-            }
-            if let Some(t) = out.global_timer {
-                p.global_timer = t;
-            }
-        }
         if !matches!(mode, InstallMode::Upgrade { .. }) {
             p.certified_data.clear();
+            p.global_timer = 0;
+        }
+        if let Some(d) = out.certified_data {
+            p.certified_data = d;
+        }
+        if let Some(t) = out.global_timer {
+            p.global_timer = t;
         }
         p.version += 1;
         p.last_install = now;
@@ -403,13 +405,9 @@ impl<E: Executor> Round<'_, E> {
         unit()
     }
 
-    fn hook_context(&self, cid: CanisterId, caller: Principal, arg: Vec<u8>, limit: u64) -> Result<crate::execution::ExecContext, UserError> {
+    fn hook_environment(&self, cid: CanisterId) -> Result<ExecutionEnvironment, UserError> {
         let p = self.state.canister(cid).ok_or_else(|| not_found(cid))?;
-        let mut ctx = self.context_for(p, caller, arg, limit);
-        ctx.may_call = false;
-        // Installation is not bounded by the round budget (it is one atomic step).
-        ctx.instruction_limit = limit;
-        Ok(ctx)
+        Ok(self.environment(p, true))
     }
 
     /// Runs an install hook on a working memory, charging the canister for it. A hook the
@@ -424,21 +422,21 @@ impl<E: Executor> Round<'_, E> {
         caller: Principal,
         arg: Vec<u8>,
         limit: u64,
-    ) -> Result<ExecOutcome, UserError> {
-        let ctx = self.hook_context(cid, caller, arg, limit)?;
+    ) -> Result<ExecutionOutcome, UserError> {
         let fees = self.state.fees();
-        let prepay = fees.update_message_base() + fees.instructions(limit);
+        let prepay = fees.update_message_base().saturating_add(fees.instructions(limit));
         self.state.charge_storage(cid);
         let p = self.state.canister_mut(cid).ok_or_else(|| not_found(cid))?;
         p.withdraw(prepay, &fees)?;
-        let out = self.exec.execute(module, &mut memory.pages, entry, &ctx);
-        let charge = fees.update_message_base() + fees.instructions(out.instructions.min(limit));
-        p.balance += prepay.saturating_sub(charge);
-        self.state.burned += charge;
-        self.budget.charge(out.instructions);
-        if out.result == Err(Trap::MethodNotFound) {
-            return Ok(ExecOutcome::ok(out.instructions));
-        }
+        let env = self.hook_environment(cid)?;
+        let input = MessageInput { caller: sandbox_principal(&caller), arg, ..MessageInput::default() };
+        let out = self.exec.execute(module, &mut memory.pages, entry, &input, &env);
+        let used = out.instructions_used.get().min(limit);
+        let charge = fees.update_message_base().saturating_add(fees.instructions(used));
+        let p = self.state.canister_mut(cid).ok_or_else(|| not_found(cid))?;
+        p.balance = p.balance.saturating_add(prepay.saturating_sub(charge));
+        self.state.burned = self.state.burned.saturating_add(charge);
+        self.budget.charge(used);
         Ok(out)
     }
 
@@ -478,10 +476,11 @@ impl<E: Executor> Round<'_, E> {
     }
 }
 
-fn hook_result(cid: CanisterId, out: &ExecOutcome) -> Result<(), UserError> {
+/// Install hooks a module does not export are no-ops, not failures.
+fn hook_result(cid: CanisterId, out: &ExecutionOutcome) -> Result<(), UserError> {
     match &out.result {
-        Ok(()) | Err(Trap::MethodNotFound) => Ok(()),
-        Err(t) => Err(t.to_user_error(cid)),
+        Ok(()) | Err(ExecutionError::MethodNotFound(_)) => Ok(()),
+        Err(t) => Err(execution_error(t, cid)),
     }
 }
 

@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 
 use crate::candid::{CandidError, Type, Value, field};
 use crate::cycles::Cycles;
-use crate::ids::{CanisterId, Principal, PrincipalExt};
+use crate::ids::{CanisterId, CanisterIdExt, Principal, PrincipalExt};
 use crate::partition::{Change, ChangeDetails, InstallMode, Settings};
 
 /// `canister_settings`: every field optional; `None` = unchanged / default.
@@ -106,7 +106,7 @@ fn nat(n: impl Into<u128>) -> Value {
 }
 
 pub fn canister_id_record(id: CanisterId) -> (Type, Value) {
-    (Type::record(&[("canister_id", Type::Principal)]), Value::record(&[("canister_id", Value::Principal(id.principal()))]))
+    (Type::record(&[("canister_id", Type::Principal)]), Value::record(&[("canister_id", Value::Principal(id.to_principal()))]))
 }
 
 fn visibility_type() -> Type {
@@ -314,14 +314,14 @@ pub fn canister_info_result<'a>(
 /// Snapshot ids are the canister id followed by the per-canister snapshot number, so an
 /// id names its canister (the IC uses the same shape).
 pub fn snapshot_id(canister: CanisterId, n: u64) -> Vec<u8> {
-    let mut id = canister.principal().to_vec();
+    let mut id = canister.to_principal().to_vec();
     id.extend_from_slice(&n.to_be_bytes());
     id
 }
 
 /// The snapshot number in an id, if the id belongs to `canister`.
 pub fn parse_snapshot_id(canister: CanisterId, id: &[u8]) -> Option<u64> {
-    let prefix = canister.principal();
+    let prefix = canister.to_principal();
     let rest = id.strip_prefix(prefix.as_slice())?;
     Some(u64::from_be_bytes(rest.try_into().ok()?))
 }

@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::cycles::Cycles;
 use crate::error::{ErrorCode, RejectCode, UserError};
-use crate::execution::WasmClosure;
+use crate::execution::{WasmClosure, decode_closure, encode_closure};
 use crate::ids::{CanisterId, MessageId, Principal, Time};
 
 /// Identifies an outstanding call of one canister (unique per canister, never reused).
@@ -174,7 +174,7 @@ fn decode_payload(r: &mut Reader) -> Result<Payload, DecodeError> {
     Ok(match r.u8()? {
         0 => Payload::Reply(r.bytes()?.to_vec()),
         1 => {
-            let code = RejectCode::from_u32(u32::from(r.u8()?)).ok_or(DecodeError)?;
+            let code = crate::error::reject_code_from_u32(u32::from(r.u8()?)).ok_or(DecodeError)?;
             let message = text(r)?;
             let error = match r.u32()? {
                 0 => None,
@@ -324,8 +324,8 @@ impl CallContext {
 impl Callback {
     pub fn encode(&self, w: &mut Writer) {
         w.u64(self.context.0).bytes(self.callee.as_slice());
-        self.on_reply.encode(w);
-        self.on_reject.encode(w);
+        encode_closure(&self.on_reply, w);
+        encode_closure(&self.on_reject, w);
         crate::partition::encode_closure_opt(w, &self.on_cleanup);
         w.u128(self.cycles_sent.get());
     }
@@ -333,8 +333,8 @@ impl Callback {
         Ok(Callback {
             context: CallContextId(r.u64()?),
             callee: principal(r)?,
-            on_reply: WasmClosure::decode(r)?,
-            on_reject: WasmClosure::decode(r)?,
+            on_reply: decode_closure(r)?,
+            on_reject: decode_closure(r)?,
             on_cleanup: crate::partition::decode_closure_opt(r)?,
             cycles_sent: Cycles::new(r.u128()?),
         })

@@ -310,7 +310,7 @@ pub(crate) fn encode_closure_opt(w: &mut Writer, c: &Option<WasmClosure>) {
     match c {
         Some(c) => {
             w.u8(1);
-            c.encode(w);
+            crate::execution::encode_closure(c, w);
         }
         None => {
             w.u8(0);
@@ -321,7 +321,7 @@ pub(crate) fn encode_closure_opt(w: &mut Writer, c: &Option<WasmClosure>) {
 pub(crate) fn decode_closure_opt(r: &mut Reader) -> Result<Option<WasmClosure>, DecodeError> {
     Ok(match r.u8()? {
         0 => None,
-        1 => Some(WasmClosure::decode(r)?),
+        1 => Some(crate::execution::decode_closure(r)?),
         _ => return Err(DecodeError),
     })
 }

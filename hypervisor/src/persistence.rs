@@ -46,16 +46,16 @@ impl From<DecodeError> for RecoverError {
 
 /// Spaces share one persisted key: the space is the top bits of the page index.
 fn disk_index(space: MemorySpace, index: PageIndex) -> PageIndex {
-    PageIndex(((space as u64) << 62) | index.0)
+    PageIndex::new(((space as u64) << 62) | index.get())
 }
 
 fn split_index(i: PageIndex) -> Result<(MemorySpace, PageIndex), DecodeError> {
-    let space = match i.0 >> 62 {
+    let space = match i.get() >> 62 {
         0 => MemorySpace::Heap,
         1 => MemorySpace::Stable,
         _ => return Err(DecodeError),
     };
-    Ok((space, PageIndex(i.0 & ((1 << 62) - 1))))
+    Ok((space, PageIndex::new(i.get() & ((1 << 62) - 1))))
 }
 
 fn encode_memory<M: CanisterMemory>(w: &mut Writer, m: &Memory<M>) {
@@ -241,7 +241,7 @@ pub fn checkpoint<E: Executor, D: BlockDevice>(
             for (i, chunk) in m.wasm.chunks(PAGE_SIZE).enumerate() {
                 let mut page = [0u8; PAGE_SIZE];
                 page[..chunk.len()].copy_from_slice(chunk);
-                pages.push((m.key, PageIndex(i as u64), page));
+                pages.push((m.key, PageIndex::new(i as u64), page));
             }
         }
     }
@@ -283,7 +283,7 @@ pub fn restore<E: Executor>(executor: &E, recovered: Recovered) -> Result<Restor
         let pages = memories.remove(&key).unwrap_or_default();
         let mut wasm = Vec::with_capacity(len);
         for i in 0..len.div_ceil(BLOCK_SIZE) as u64 {
-            match pages.get(&PageIndex(i)) {
+            match pages.get(&PageIndex::new(i)) {
                 Some(p) => wasm.extend_from_slice(&p[..]),
                 None => wasm.extend_from_slice(&[0u8; BLOCK_SIZE]),
             }

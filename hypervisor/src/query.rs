@@ -7,10 +7,11 @@ use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 use crate::candid;
-use crate::cycles::Cycles;
 use crate::error::{ErrorCode, UserError};
-use crate::execution::{EntryPoint, ExecContext, Executor, OutgoingCall, Response};
-use crate::ids::{Principal, PrincipalExt};
+use crate::execution::{
+    CallbackKind, EntryPoint, Executor, MessageInput, OutgoingCall, Response, crypto_principal, execution_error, sandbox_principal,
+};
+use crate::ids::{CanisterIdExt, Principal, PrincipalExt};
 use crate::partition::Status;
 use crate::state::ReplicatedState;
 
@@ -77,51 +78,35 @@ impl<E: Executor> Query<'_, E> {
         };
         let module = entry.module.clone();
         let mut memory = p.memory.pages.clone();
-        let ctx = ExecContext {
-            canister: cid,
-            caller: sender,
-            arg,
-            cycles_available: Cycles::ZERO,
-            cycles_refunded: Cycles::ZERO,
-            reject: None,
-            balance: p.balance,
-            time: self.state.time,
-            status: p.status.code(),
-            version: p.version,
-            controllers: p.controllers.clone(),
-            subnet: self.state.config.id,
-            replicated: false,
-            certificate: None,
-            instruction_limit: self.state.config.query_instructions,
-            fees: self.state.fees(),
-            may_call: composite,
-        };
-        let out = self.exec.execute(&module, &mut memory, &ep, &ctx);
-        out.result.as_ref().map_err(|t| t.to_user_error(cid))?;
+        let env = crate::round::environment(self.state, p, false);
+        let input = MessageInput { caller: sandbox_principal(&sender), arg, method_name: method.into(), ..MessageInput::default() };
+        let out = self.exec.execute(&module, &mut memory, &ep, &input, &env);
+        out.result.as_ref().map_err(|t| execution_error(t, cid))?;
         let mut response = out.response;
         let mut pending: VecDeque<OutgoingCall> = out.calls.into();
         let mut last_error = None;
+        let callback = |kind, closure| EntryPoint::Callback { kind, closure, composite: true };
         while let Some(call) = pending.pop_front() {
-            let result = self.call(cid.principal(), call.callee, &call.method, call.arg.clone(), depth + 1);
-            let mut cctx = ctx.clone();
+            let callee = crypto_principal(&call.callee);
+            let result = self.call(cid.to_principal(), callee, &call.method, call.arg.clone(), depth + 1);
+            let mut cinput = MessageInput { caller: input.caller.clone(), already_responded: response.is_some(), ..MessageInput::default() };
             let entry = match result {
                 Ok(bytes) => {
-                    cctx.arg = bytes;
-                    EntryPoint::ReplyCallback(call.on_reply)
+                    cinput.arg = bytes;
+                    callback(CallbackKind::Reply, call.on_reply)
                 }
                 Err(e) => {
-                    cctx.arg = Vec::new();
-                    cctx.reject = Some((e.reject_code(), e.message));
-                    EntryPoint::RejectCallback(call.on_reject)
+                    cinput.reject = Some((e.reject_code(), e.message));
+                    callback(CallbackKind::Reject, call.on_reject)
                 }
             };
-            let out = self.exec.execute(&module, &mut memory, &entry, &cctx);
+            let out = self.exec.execute(&module, &mut memory, &entry, &cinput, &env);
             match out.result {
                 Err(t) => {
                     if let Some(c) = call.on_cleanup {
-                        let _ = self.exec.execute(&module, &mut memory, &EntryPoint::Cleanup(c), &cctx);
+                        let _ = self.exec.execute(&module, &mut memory, &callback(CallbackKind::Cleanup, c), &cinput, &env);
                     }
-                    last_error = Some(t.to_user_error(cid));
+                    last_error = Some(execution_error(&t, cid));
                 }
                 Ok(()) => {
                     if response.is_none() {

@@ -9,8 +9,11 @@ use alloc::vec::Vec;
 use crate::block::Block;
 use crate::cycles::Cycles;
 use crate::error::{ErrorCode, UserError};
-use crate::execution::{EntryPoint, ExecContext, ExecOutcome, Executor, Response as CanisterResponse};
-use crate::ids::{CanisterId, Principal};
+use crate::execution::{
+    CallbackKind, CanisterStatus, EntryPoint, ExecutionEnvironment, ExecutionOutcome, Executor, MessageInput,
+    Response as CanisterResponse, crypto_principal, execution_error, sandbox_principal,
+};
+use crate::ids::{CanisterId, CanisterIdExt, Principal};
 use crate::message::{
     CallContext, CallContextId, Callback, CallbackId, IngressStatus, Input, Origin, Payload, Request, Response,
 };
@@ -75,63 +78,38 @@ impl<E: Executor> ReplicatedState<E> {
 }
 
 impl<E: Executor> Round<'_, E> {
-    pub(crate) fn context_for(&self, p: &Partition<E>, caller: Principal, arg: Vec<u8>, limit: u64) -> ExecContext {
-        let fees = self.state.fees();
-        ExecContext {
-            canister: p.id,
-            caller,
-            arg,
-            cycles_available: Cycles::ZERO,
-            cycles_refunded: Cycles::ZERO,
-            reject: None,
-            balance: p.balance,
-            time: self.state.time,
-            status: p.status.code(),
-            version: p.version,
-            controllers: p.controllers.clone(),
-            subnet: self.state.config.id,
-            replicated: true,
-            certificate: None,
-            // The budget is checked before a message starts, never mid-message: the last
-            // message of a round may overrun it (as on the IC), so results do not depend on
-            // where a round boundary falls.
-            instruction_limit: limit,
-            fees,
-            // Whether the entry point's System API context allows calls; the subnet-kind
-            // restriction is enforced when the calls are routed (see `apply`).
-            may_call: true,
-        }
+    /// The environment canister `p` executes in.
+    pub(crate) fn environment(&self, p: &Partition<E>, replicated: bool) -> ExecutionEnvironment {
+        environment(self.state, p, replicated)
     }
 
     /// Runs `entry` on canister `cid`: prepays the maximum execution fee, executes, and
     /// refunds what was not used. Fails with `CanisterOutOfCycles` if the canister
     /// cannot pay without dropping below its freezing threshold (it is frozen).
-    pub(crate) fn run(&mut self, cid: CanisterId, entry: &EntryPoint, mut ctx: ExecContext) -> Result<ExecOutcome, UserError> {
+    pub(crate) fn run(&mut self, cid: CanisterId, entry: &EntryPoint, input: &MessageInput) -> Result<ExecutionOutcome, UserError> {
         let fees = self.state.fees();
-        let limit = ctx.instruction_limit;
-        let prepay = fees.update_message_base() + fees.instructions(limit);
+        // The budget is checked before a message starts, never mid-message: the last
+        // message of a round may overrun it (as on the IC), so results do not depend on
+        // where a round boundary falls.
+        let limit = self.state.config.message_instructions;
+        let prepay = fees.update_message_base().saturating_add(fees.instructions(limit));
         let exec = self.exec;
         self.state.charge_storage(cid);
         let module = {
-            let p = self.state.canister(cid).ok_or_else(|| UserError::new(ErrorCode::CanisterNotFound, "canister not found"))?;
-            let code = p.code.as_ref().ok_or_else(|| {
-                UserError::new(ErrorCode::CanisterWasmModuleNotFound, alloc::format!("Canister {} has no Wasm module", cid.get()))
-            })?;
-            self.state
-                .modules
-                .get(&code.hash)
-                .map(|m| m.module.clone())
-                .ok_or_else(|| UserError::new(ErrorCode::CanisterWasmModuleNotFound, "module missing from the module store"))?
+            let p = self.state.canister(cid).ok_or_else(|| not_found(cid))?;
+            let code = p.code.as_ref().ok_or_else(|| no_module(cid))?;
+            self.state.modules.get(&code.hash).map(|m| m.module.clone()).ok_or_else(|| no_module(cid))?
         };
-        let p = self.state.canister_mut(cid).ok_or_else(|| UserError::new(ErrorCode::CanisterNotFound, "canister not found"))?;
+        let p = self.state.canister_mut(cid).ok_or_else(|| not_found(cid))?;
         p.withdraw(prepay, &fees)?;
-        ctx.balance = p.balance;
-        ctx.may_call = ctx.may_call && entry.may_call();
-        let outcome = exec.execute(&module, &mut p.memory.pages, entry, &ctx);
-        let used = outcome.instructions.min(limit);
-        let charge = fees.update_message_base() + fees.instructions(used);
-        p.balance += prepay.saturating_sub(charge);
-        self.state.burned += charge;
+        let p = self.state.canister(cid).ok_or_else(|| not_found(cid))?;
+        let env = self.environment(p, true);
+        let p = self.state.canister_mut(cid).ok_or_else(|| not_found(cid))?;
+        let outcome = exec.execute(&module, &mut p.memory.pages, entry, input, &env);
+        let used = outcome.instructions_used.get().min(limit);
+        let charge = fees.update_message_base().saturating_add(fees.instructions(used));
+        p.balance = p.balance.saturating_add(prepay.saturating_sub(charge));
+        self.state.burned = self.state.burned.saturating_add(charge);
         self.budget.charge(used.max(1));
         Ok(outcome)
     }
@@ -176,16 +154,19 @@ impl<E: Executor> Round<'_, E> {
     /// Opens a call context for a request (or a system task) and runs its first
     /// execution.
     pub(crate) fn start_context(&mut self, cid: CanisterId, entry: EntryPoint, caller: Principal, arg: Vec<u8>, cycles: Cycles, origin: Origin) {
-        let limit = self.state.config.message_instructions;
         let Some(p) = self.state.canister_mut(cid) else {
-            return self.state.reject(&origin, &UserError::new(ErrorCode::CanisterNotFound, "canister not found"), cycles);
+            return self.state.reject(&origin, &not_found(cid), cycles);
         };
         let ctx_id = CallContextId(p.fresh_id());
         p.contexts.insert(ctx_id, CallContext { origin: origin.clone(), caller, available: cycles, responded: false, outstanding: 0 });
-        let Some(p) = self.state.canister(cid) else { return };
-        let mut ctx = self.context_for(p, caller, arg, limit);
-        ctx.cycles_available = cycles;
-        match self.run(cid, &entry, ctx) {
+        let input = MessageInput {
+            caller: sandbox_principal(&caller),
+            arg,
+            method_name: method_name(&entry),
+            cycles_available: cycles,
+            ..MessageInput::default()
+        };
+        match self.run(cid, &entry, &input) {
             Ok(outcome) => self.apply(cid, ctx_id, outcome),
             Err(e) => self.finish_context(cid, ctx_id, Some(e)),
         }
@@ -193,36 +174,39 @@ impl<E: Executor> Round<'_, E> {
 
     fn execute_response(&mut self, cid: CanisterId, resp: Response) {
         let Some(p) = self.state.canister_mut(cid) else {
-            self.state.burned += resp.refund;
+            self.state.burned = self.state.burned.saturating_add(resp.refund);
             return;
         };
-        p.balance += resp.refund;
+        p.balance = p.balance.saturating_add(resp.refund);
         let Some(cb) = p.callbacks.remove(&resp.callback) else { return };
         let ctx_id = cb.context;
         let Some(context) = p.contexts.get_mut(&ctx_id) else { return };
         context.outstanding = context.outstanding.saturating_sub(1);
-        let (caller, available) = (context.caller, context.available);
+        let (caller, available, responded) = (context.caller, context.available, context.responded);
         if p.code.is_none() {
             // Uninstalled while the call was out: the callback no longer exists.
             return self.finish_context(cid, ctx_id, None);
         }
-        let limit = self.state.config.message_instructions;
-        let Some(p) = self.state.canister(cid) else { return };
+        let callback = |kind, closure| EntryPoint::Callback { kind, closure, composite: false };
         let (entry, arg, reject) = match resp.payload {
-            Payload::Reply(b) => (EntryPoint::ReplyCallback(cb.on_reply), b, None),
-            Payload::Reject { code, message, .. } => (EntryPoint::RejectCallback(cb.on_reject), Vec::new(), Some((code, message))),
+            Payload::Reply(b) => (callback(CallbackKind::Reply, cb.on_reply), b, None),
+            Payload::Reject { code, message, .. } => (callback(CallbackKind::Reject, cb.on_reject), Vec::new(), Some((code, message))),
         };
-        let mut ctx = self.context_for(p, caller, arg, limit);
-        ctx.cycles_available = available;
-        ctx.cycles_refunded = resp.refund;
-        ctx.reject = reject;
-        match self.run(cid, &entry, ctx.clone()) {
+        let input = MessageInput {
+            caller: sandbox_principal(&caller),
+            arg,
+            cycles_available: available,
+            cycles_refunded: resp.refund,
+            reject,
+            already_responded: responded,
+            ..MessageInput::default()
+        };
+        match self.run(cid, &entry, &input) {
             Ok(outcome) if outcome.result.is_err() => {
-                let err = outcome.result.as_ref().err().map(|t| t.to_user_error(cid));
+                let err = outcome.result.as_ref().err().map(|t| execution_error(t, cid));
                 if let Some(cleanup) = cb.on_cleanup {
                     // Cleanup may only fix up memory: its other effects are dropped.
-                    ctx.may_call = false;
-                    let _ = self.run(cid, &EntryPoint::Cleanup(cleanup), ctx);
+                    let _ = self.run(cid, &callback(CallbackKind::Cleanup, cleanup), &input);
                 }
                 self.finish_context(cid, ctx_id, err);
             }
@@ -233,9 +217,9 @@ impl<E: Executor> Round<'_, E> {
 
     /// Applies a successful execution's effects within call context `ctx_id`; a trap
     /// only closes the context (the engine already rolled memory back).
-    pub(crate) fn apply(&mut self, cid: CanisterId, ctx_id: CallContextId, outcome: ExecOutcome) {
+    pub(crate) fn apply(&mut self, cid: CanisterId, ctx_id: CallContextId, outcome: ExecutionOutcome) {
         if let Err(trap) = &outcome.result {
-            let err = trap.to_user_error(cid);
+            let err = execution_error(trap, cid);
             return self.finish_context(cid, ctx_id, Some(err));
         }
         let fees = self.state.fees();
@@ -262,10 +246,10 @@ impl<E: Executor> Round<'_, E> {
                 responses.push((context.origin.clone(), payload, context.available));
                 context.available = Cycles::ZERO;
             }
-            p.balance += accepted;
+            p.balance = p.balance.saturating_add(accepted);
             let burn = outcome.cycles_burned.min(p.balance);
             p.balance = p.balance.saturating_sub(burn);
-            burned += burn;
+            burned = burned.saturating_add(burn);
             if let Some(d) = outcome.certified_data {
                 p.certified_data = d;
             }
@@ -278,7 +262,7 @@ impl<E: Executor> Round<'_, E> {
                     cb_id,
                     Callback {
                         context: ctx_id,
-                        callee: call.callee,
+                        callee: crypto_principal(&call.callee),
                         on_reply: call.on_reply,
                         on_reject: call.on_reject,
                         on_cleanup: call.on_cleanup,
@@ -290,17 +274,18 @@ impl<E: Executor> Round<'_, E> {
                 }
                 let origin = Origin::Canister { caller: cid, callback: cb_id };
                 let fee = fees.xnet_call(call.method.len() + call.arg.len());
+                let callee = crypto_principal(&call.callee);
                 let sent = if !allows_calls {
                     Err(UserError::new(ErrorCode::CanisterCallsForbidden, "Canisters on a data-only subnet cannot make calls"))
                 } else {
-                    p.withdraw(fee + call.cycles, &fees)
+                    p.withdraw(fee.saturating_add(call.cycles), &fees)
                 };
                 match sent {
                     Ok(()) => {
-                        burned += fee;
+                        burned = burned.saturating_add(fee);
                         routed.push(Request {
-                            sender: cid.principal(),
-                            receiver: call.callee,
+                            sender: cid.to_principal(),
+                            receiver: callee,
                             method: call.method,
                             arg: call.arg,
                             cycles: call.cycles,
@@ -312,7 +297,7 @@ impl<E: Executor> Round<'_, E> {
                 }
             }
         }
-        self.state.burned += burned;
+        self.state.burned = self.state.burned.saturating_add(burned);
         for (origin, payload, refund) in responses {
             self.state.respond(&origin, payload, refund);
         }
@@ -337,7 +322,7 @@ impl<E: Executor> Round<'_, E> {
             });
             self.state.reject(&c.origin, &e, c.available);
         } else {
-            self.state.burned += c.available;
+            self.state.burned = self.state.burned.saturating_add(c.available);
         }
     }
 
@@ -408,11 +393,55 @@ impl<E: Executor> ReplicatedState<E> {
         if seconds == 0 {
             return;
         }
-        let fee = fees.storage(p.memory_bytes(), seconds) + fees.compute_allocation(p.settings.compute_allocation, seconds);
+        let fee = fees.storage(p.memory_bytes(), seconds).saturating_add(fees.compute_allocation(p.settings.compute_allocation, seconds));
         let Some(p) = self.canister_mut(id) else { return };
         p.charged_until = crate::ids::Time(p.charged_until.0.saturating_add(seconds.saturating_mul(1_000_000_000)));
         let paid = fee.min(p.balance);
         p.balance = p.balance.saturating_sub(paid);
-        self.burned += paid;
+        self.burned = self.burned.saturating_add(paid);
+    }
+}
+
+fn not_found(cid: CanisterId) -> UserError {
+    UserError::new(ErrorCode::CanisterNotFound, alloc::format!("Canister {} not found", cid.get()))
+}
+
+fn no_module(cid: CanisterId) -> UserError {
+    UserError::new(
+        ErrorCode::CanisterWasmModuleNotFound,
+        alloc::format!("Attempted to execute a message, but the canister {} contains no Wasm module.", cid.get()),
+    )
+}
+
+/// `msg_method_name` (meaningful for inspect_message; harmless elsewhere).
+fn method_name(entry: &EntryPoint) -> alloc::string::String {
+    match entry {
+        EntryPoint::Update(m) | EntryPoint::Query(m) | EntryPoint::CompositeQuery(m) => m.clone(),
+        _ => alloc::string::String::new(),
+    }
+}
+
+/// The execution environment of canister `p` in `state`.
+pub(crate) fn environment<E: Executor>(state: &ReplicatedState<E>, p: &Partition<E>, replicated: bool) -> ExecutionEnvironment {
+    let fees = state.fees();
+    ExecutionEnvironment {
+        canister_id: p.id,
+        subnet_id: sandbox_principal(&state.config.id),
+        subnet_size: state.config.size,
+        time_nanos: state.time.0,
+        balance: p.balance,
+        freezing_reserve: p.freezing_threshold(&fees),
+        status: match p.status {
+            Status::Running => CanisterStatus::Running,
+            Status::Stopping(_) => CanisterStatus::Stopping,
+            Status::Stopped => CanisterStatus::Stopped,
+        },
+        canister_version: p.version,
+        controllers: p.controllers.iter().map(sandbox_principal).collect(),
+        global_timer: p.global_timer,
+        replicated,
+        data_certificate: None,
+        root_key: Vec::new(),
+        env_vars: alloc::collections::BTreeMap::new(),
     }
 }

@@ -37,17 +37,17 @@ impl<E: Executor> ReplicatedState<E> {
                     }
                 };
                 self.set_ingress_status(id, status);
-                self.burned += refund;
+                self.burned = self.burned.saturating_add(refund);
             }
             Origin::Canister { caller, callback } => {
                 let response = Response { originator: *caller, callback: *callback, payload, refund };
                 match self.canister_mut(*caller) {
                     // Responses bypass the queue quota: the caller reserved room by calling.
                     Some(p) => p.input.push_back(Input::Response(response)),
-                    None => self.burned += refund,
+                    None => self.burned = self.burned.saturating_add(refund),
                 }
             }
-            Origin::System => self.burned += refund,
+            Origin::System => self.burned = self.burned.saturating_add(refund),
         }
     }
 
@@ -128,7 +128,7 @@ impl<E: Executor> ReplicatedState<E> {
         let fee = fees.ingress(ingress.size());
         p.withdraw(fee, &fees)?;
         p.push_input(Input::Request(request))?;
-        self.burned += fee;
+        self.burned = self.burned.saturating_add(fee);
         Ok(())
     }
 

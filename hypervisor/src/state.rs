@@ -223,24 +223,24 @@ impl<E: Executor> ReplicatedState<E> {
         use crate::message::Input;
         let mut total = Cycles::ZERO;
         for p in self.canisters.values() {
-            total += p.balance;
+            total = total.saturating_add(p.balance);
             for i in &p.input {
-                total += match i {
+                total = total.saturating_add(match i {
                     Input::Request(r) => r.cycles,
                     Input::Response(r) => r.refund,
-                };
+                });
             }
             for c in p.contexts.values() {
-                total += c.available;
+                total = total.saturating_add(c.available);
             }
             if let crate::partition::Status::Stopping(w) = &p.status {
                 for s in w {
-                    total += s.cycles;
+                    total = total.saturating_add(s.cycles);
                 }
             }
         }
         for r in &self.management_queue {
-            total += r.cycles;
+            total = total.saturating_add(r.cycles);
         }
         total
     }

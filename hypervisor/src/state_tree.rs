@@ -10,6 +10,7 @@ use keel_crypto::cbor;
 pub use keel_crypto::hash_tree::{HashTree, LabeledTree};
 
 use crate::execution::Executor;
+use crate::ids::{CanisterIdExt, Principal};
 use crate::message::IngressStatus;
 use crate::state::ReplicatedState;
 
@@ -104,7 +105,7 @@ pub fn state_tree<E: Executor>(state: &ReplicatedState<E>, keys: &SubnetKeys) ->
         leaf(&mut t, "certified_data", p.certified_data.clone());
         leaf(&mut t, "canister_creation_timestamp", leb128(p.created_at.0));
         leaf(&mut t, "last_install_timestamp", leb128(p.last_install.0));
-        put(&mut canisters, cid.principal().as_slice(), t);
+        put(&mut canisters, cid.to_principal().as_slice(), t);
     }
     put(&mut root, b"canister", canisters);
 
@@ -114,7 +115,7 @@ pub fn state_tree<E: Executor>(state: &ReplicatedState<E>, keys: &SubnetKeys) ->
     }
     leaf(&mut subnet, "type", state.config.subnet_type.label());
     let (lo, hi) = state.config.canister_range;
-    let range = [crate::ids::CanisterId::from_u64(lo).principal(), crate::ids::CanisterId::from_u64(hi).principal()];
+    let range = [Principal::from_canister_index(lo), Principal::from_canister_index(hi)];
     leaf(&mut subnet, "canister_ranges", cbor_ranges(&[(range[0], range[1])]));
     let mut nodes = LabeledTree::new();
     for (id, key) in &keys.nodes {

@@ -67,7 +67,7 @@ impl Toy {
         let dirty: Vec<(MemoryKey, PageIndex, &[u8])> = self
             .dirty
             .iter()
-            .filter_map(|(k, i)| self.mems.get(k)?.get(i).map(|p| (MemoryKey(*k), PageIndex(*i), &p[..])))
+            .filter_map(|(k, i)| self.mems.get(k)?.get(i).map(|p| (MemoryKey(*k), PageIndex::new(*i), &p[..])))
             .collect();
         store.checkpoint(Height(self.height), &self.meta(), &live, dirty)?;
         self.dirty.clear();
@@ -81,7 +81,7 @@ impl Toy {
         for (k, pages) in rec.memories {
             let m = t.mems.entry(k.0).or_default();
             for (i, p) in pages {
-                m.insert(i.0, p.to_vec());
+                m.insert(i.get(), p.to_vec());
             }
         }
         // Pages the replay touches stay dirty: they are not in the checkpoint yet.
@@ -170,10 +170,10 @@ fn checkpoint_writes_only_dirty_pages() {
     let mut store = Store::format(&mut dev).unwrap();
     let page = vec![1u8; PAGE_SIZE];
     let live: BTreeSet<MemoryKey> = [MemoryKey(1)].into();
-    let all: Vec<(MemoryKey, PageIndex, &[u8])> = (0..1000).map(|i| (MemoryKey(1), PageIndex(i), &page[..])).collect();
+    let all: Vec<(MemoryKey, PageIndex, &[u8])> = (0..1000).map(|i| (MemoryKey(1), PageIndex::new(i), &page[..])).collect();
     store.checkpoint(Height(0), b"m", &live, all).unwrap();
     let before = store.device().writes();
-    store.checkpoint(Height(1), b"m", &live, vec![(MemoryKey(1), PageIndex(5), &page[..])]).unwrap();
+    store.checkpoint(Height(1), b"m", &live, vec![(MemoryKey(1), PageIndex::new(5), &page[..])]).unwrap();
     let delta = store.device().writes() - before;
     // One page, one manifest block, one superblock.
     assert_eq!(delta, 3, "an incremental checkpoint of one dirty page wrote {delta} blocks");
@@ -186,8 +186,8 @@ fn corrupted_page_falls_back_to_previous_generation() {
     let a = vec![0xAAu8; PAGE_SIZE];
     let b = vec![0xBBu8; PAGE_SIZE];
     let mut store = Store::format(&mut dev).unwrap();
-    store.checkpoint(Height(0), b"g0", &live, vec![(MemoryKey(9), PageIndex(0), &a[..])]).unwrap();
-    store.checkpoint(Height(1), b"g1", &live, vec![(MemoryKey(9), PageIndex(1), &b[..])]).unwrap();
+    store.checkpoint(Height(0), b"g0", &live, vec![(MemoryKey(9), PageIndex::new(0), &a[..])]).unwrap();
+    store.checkpoint(Height(1), b"g1", &live, vec![(MemoryKey(9), PageIndex::new(1), &b[..])]).unwrap();
     drop(store);
     // Find the block holding page 1 (all 0xBB) and flip a byte in it.
     for i in 2..256 {

@@ -11,12 +11,12 @@ use std::collections::BTreeMap;
 use common::*;
 use keel_hypervisor::block_device::{BlockDevice, CrashAfter, CrashMode, MemBlockDevice};
 use keel_hypervisor::checkpoint::{CheckpointError, Store};
-use keel_hypervisor::execution::{EntryPoint, Trap};
-use keel_hypervisor::ids::{Principal, PrincipalExt};
+use keel_hypervisor::execution::{CallbackKind, EntryPoint, ExecutionError};
+use keel_hypervisor::ids::{CanisterIdExt, Principal, PrincipalExt};
 use keel_hypervisor::state_tree::SubnetKeys;
 use keel_hypervisor::{Block, Hypervisor, SubnetConfig, SubnetType};
 
-fn store_prog(env: &mut Env<'_>) -> Result<(), Trap> {
+fn store_prog(env: &mut Env<'_>) -> Result<(), ExecutionError> {
     match env.entry {
         EntryPoint::Update(m) if m == "put" => {
             // Writes one page per key, so checkpoints carry several dirty pages.
@@ -26,16 +26,16 @@ fn store_prog(env: &mut Env<'_>) -> Result<(), Trap> {
             env.reply_u64(v);
         }
         EntryPoint::Update(m) if m == "relay" => {
-            let callee = Principal::from_slice(&env.ctx.arg[..10]).unwrap();
-            let k = env.ctx.arg[10..18].to_vec();
+            let callee = Principal::from_slice(&env.input.arg[..10]).unwrap();
+            let k = env.input.arg[10..18].to_vec();
             env.call(callee, "put", k, 0, 1, 0);
         }
-        EntryPoint::ReplyCallback(_) | EntryPoint::RejectCallback(_) => {
-            let r = env.ctx.arg.clone();
+        EntryPoint::Callback { kind: CallbackKind::Reply, closure: _, .. } | EntryPoint::Callback { kind: CallbackKind::Reject, closure: _, .. } => {
+            let r = env.input.arg.clone();
             env.reply(r);
         }
-        EntryPoint::Init | EntryPoint::Cleanup(_) => {}
-        _ => return Err(Trap::MethodNotFound),
+        EntryPoint::Init | EntryPoint::Callback { kind: CallbackKind::Cleanup, .. } => {}
+        _ => return Err(ExecutionError::MethodNotFound(String::new())),
     }
     Ok(())
 }
@@ -54,11 +54,11 @@ fn workload() -> (Vec<Block>, BTreeMap<u64, [u8; 32]>) {
     let a = n.install(USER, "store", 10_000_000_000_000);
     let b = n.install(USER, "store", 10_000_000_000_000);
     for k in 0..6u64 {
-        n.update(USER, a.principal(), "put", k.to_le_bytes().to_vec()).unwrap();
+        n.update(USER, a.to_principal(), "put", k.to_le_bytes().to_vec()).unwrap();
         // B relays a put of key k+10 to A: an inter-canister call across rounds.
-        let mut relay = a.principal().to_vec();
+        let mut relay = a.to_principal().to_vec();
         relay.extend_from_slice(&(k + 10).to_le_bytes());
-        let ing = n.ingress(USER, b.principal(), "relay", relay);
+        let ing = n.ingress(USER, b.to_principal(), "relay", relay);
         n.round(vec![ing]);
     }
     let blocks = n.blocks.clone();

@@ -7,8 +7,8 @@ mod common;
 use common::*;
 use keel_hypervisor::candid::{self, Type, Value};
 use keel_hypervisor::error::{ErrorCode, RejectCode};
-use keel_hypervisor::execution::{EntryPoint, MemorySpace, Trap};
-use keel_hypervisor::ids::{CanisterId, Principal, PrincipalExt};
+use keel_hypervisor::execution::{CallbackKind, EntryPoint, ExecutionError, MemorySpace};
+use keel_hypervisor::ids::{CanisterId, CanisterIdExt, Principal, PrincipalExt};
 use keel_hypervisor::message::IngressStatus;
 use keel_hypervisor::SubnetType;
 
@@ -18,7 +18,7 @@ const STARTED: u64 = 8;
 const CALLBACKS: u64 = 16;
 const CLEANUPS: u64 = 24;
 
-fn counter(env: &mut Env<'_>) -> Result<(), Trap> {
+fn counter(env: &mut Env<'_>) -> Result<(), ExecutionError> {
     match env.entry {
         EntryPoint::Init => {
             let v = env.arg_u64();
@@ -32,7 +32,7 @@ fn counter(env: &mut Env<'_>) -> Result<(), Trap> {
         EntryPoint::Update(m) if m == "inc_then_trap" => {
             let v = env.heap(COUNT) + 1;
             env.set_heap(COUNT, v);
-            return Err(Trap::Explicit("boom".into()));
+            return Err(ExecutionError::CalledTrap("boom".into()));
         }
         EntryPoint::Update(m) if m == "refuse" => env.reject("no thanks"),
         EntryPoint::Update(m) if m == "silent" => {}
@@ -60,18 +60,18 @@ fn counter(env: &mut Env<'_>) -> Result<(), Trap> {
             let v = env.heap(a);
             env.reply_u64(v);
         }
-        _ => return Err(Trap::MethodNotFound),
+        _ => return Err(ExecutionError::MethodNotFound(String::new())),
     }
     Ok(())
 }
 
 /// `call`: arg = callee principal (10 bytes) · method; replies with the callee's reply
 /// (prefixed by the caller's COUNT at callback time), or `[0xFF, reject code]`.
-fn caller(env: &mut Env<'_>) -> Result<(), Trap> {
+fn caller(env: &mut Env<'_>) -> Result<(), ExecutionError> {
     match env.entry {
         EntryPoint::Update(m) if m == "call" || m == "call_trap_callback" => {
-            let callee = Principal::from_slice(&env.ctx.arg[..10]).unwrap();
-            let method = String::from_utf8(env.ctx.arg[10..].to_vec()).unwrap();
+            let callee = Principal::from_slice(&env.input.arg[..10]).unwrap();
+            let method = String::from_utf8(env.input.arg[10..].to_vec()).unwrap();
             let started = env.heap(STARTED) + 1;
             env.set_heap(STARTED, started);
             let trap_in_callback = u64::from(m == "call_trap_callback");
@@ -85,7 +85,7 @@ fn caller(env: &mut Env<'_>) -> Result<(), Trap> {
         EntryPoint::Update(m) if m == "fork_self" => {
             let arg = candid::encode(&[(
                 Type::record(&[("canister_id", Type::Principal)]),
-                Value::record(&[("canister_id", Value::Principal(env.ctx.canister.principal()))]),
+                Value::record(&[("canister_id", Value::Principal(env.env.canister_id.to_principal()))]),
             )])
             .unwrap();
             let cycles = env.arg_u64() as u128;
@@ -96,29 +96,29 @@ fn caller(env: &mut Env<'_>) -> Result<(), Trap> {
             env.mem.fill_heap(1, n, 7);
             env.reply_u64(n);
         }
-        EntryPoint::ReplyCallback(c) if c.fun == 1 => {
+        EntryPoint::Callback { kind: CallbackKind::Reply, closure: c, .. } if c.fun == 1 => {
             let n = env.heap(CALLBACKS) + 1;
             env.set_heap(CALLBACKS, n);
             if c.env == 1 {
-                return Err(Trap::Explicit("callback trap".into()));
+                return Err(ExecutionError::CalledTrap("callback trap".into()));
             }
             let mut r = env.heap(COUNT).to_le_bytes().to_vec();
-            r.extend_from_slice(&env.ctx.arg);
+            r.extend_from_slice(&env.input.arg);
             env.reply(r);
         }
-        EntryPoint::RejectCallback(c) if c.fun == 2 => {
-            let code = env.ctx.reject.as_ref().map_or(0, |(c, _)| *c as u8);
+        EntryPoint::Callback { kind: CallbackKind::Reject, closure: c, .. } if c.fun == 2 => {
+            let code = env.input.reject.as_ref().map_or(0, |(c, _)| *c as u8);
             env.reply(vec![0xFF, code]);
         }
-        EntryPoint::ReplyCallback(c) if c.fun == 3 => {
-            let r = env.ctx.arg.clone();
+        EntryPoint::Callback { kind: CallbackKind::Reply, closure: c, .. } if c.fun == 3 => {
+            let r = env.input.arg.clone();
             env.reply(r);
         }
-        EntryPoint::RejectCallback(c) if c.fun == 4 => {
-            let msg = env.ctx.reject.as_ref().map(|(_, m)| m.clone()).unwrap_or_default();
+        EntryPoint::Callback { kind: CallbackKind::Reject, closure: c, .. } if c.fun == 4 => {
+            let msg = env.input.reject.as_ref().map(|(_, m)| m.clone()).unwrap_or_default();
             env.reject(&msg);
         }
-        EntryPoint::Cleanup(_) => {
+        EntryPoint::Callback { kind: CallbackKind::Cleanup, .. } => {
             let n = env.heap(CLEANUPS) + 1;
             env.set_heap(CLEANUPS, n);
         }
@@ -133,15 +133,15 @@ fn caller(env: &mut Env<'_>) -> Result<(), Trap> {
         }
         EntryPoint::CompositeQuery(m) if m == "sum_of" => {
             // Queries `get` of the canister in the argument and adds its own COUNT.
-            let callee = Principal::from_slice(&env.ctx.arg[..10]).unwrap();
+            let callee = Principal::from_slice(&env.input.arg[..10]).unwrap();
             env.call(callee, "get", Vec::new(), 0, 5, 0);
         }
-        EntryPoint::ReplyCallback(c) if c.fun == 5 => {
-            let v = u64_of(&env.ctx.arg) + env.heap(COUNT);
+        EntryPoint::Callback { kind: CallbackKind::Reply, closure: c, .. } if c.fun == 5 => {
+            let v = u64_of(&env.input.arg) + env.heap(COUNT);
             env.reply_u64(v);
         }
         EntryPoint::Init | EntryPoint::PostUpgrade | EntryPoint::PreUpgrade => {}
-        _ => return Err(Trap::MethodNotFound),
+        _ => return Err(ExecutionError::MethodNotFound(String::new())),
     }
     Ok(())
 }
@@ -154,7 +154,7 @@ fn executor() -> TestExecutor {
 }
 
 fn call_arg(callee: CanisterId, method: &str) -> Vec<u8> {
-    let mut a = callee.principal().to_vec();
+    let mut a = callee.to_principal().to_vec();
     a.extend_from_slice(method.as_bytes());
     a
 }
@@ -165,19 +165,19 @@ const T: u128 = 1_000_000_000_000;
 fn update_query_and_reject_codes() {
     let mut n = Node::new(executor(), SubnetType::Application);
     let c = n.install(USER, "counter", 10 * T);
-    assert_eq!(u64_of(&n.update(USER, c.principal(), "inc", vec![]).unwrap()), 1);
-    assert_eq!(u64_of(&n.hv.query(USER, c.principal(), "get", vec![]).unwrap()), 1);
-    let e = n.update(USER, c.principal(), "inc_then_trap", vec![]).unwrap_err();
+    assert_eq!(u64_of(&n.update(USER, c.to_principal(), "inc", vec![]).unwrap()), 1);
+    assert_eq!(u64_of(&n.hv.query(USER, c.to_principal(), "get", vec![]).unwrap()), 1);
+    let e = n.update(USER, c.to_principal(), "inc_then_trap", vec![]).unwrap_err();
     assert_eq!((e.code, e.reject_code()), (ErrorCode::CanisterCalledTrap, RejectCode::CanisterError));
     // The trap rolled back its write.
-    assert_eq!(u64_of(&n.hv.query(USER, c.principal(), "get", vec![]).unwrap()), 1);
-    let e = n.update(USER, c.principal(), "refuse", vec![]).unwrap_err();
+    assert_eq!(u64_of(&n.hv.query(USER, c.to_principal(), "get", vec![]).unwrap()), 1);
+    let e = n.update(USER, c.to_principal(), "refuse", vec![]).unwrap_err();
     assert_eq!((e.code, e.reject_code()), (ErrorCode::CanisterRejectedMessage, RejectCode::CanisterReject));
-    let e = n.update(USER, c.principal(), "silent", vec![]).unwrap_err();
+    let e = n.update(USER, c.to_principal(), "silent", vec![]).unwrap_err();
     assert_eq!(e.code, ErrorCode::CanisterDidNotReply);
-    let e = n.update(USER, c.principal(), "nope", vec![]).unwrap_err();
+    let e = n.update(USER, c.to_principal(), "nope", vec![]).unwrap_err();
     assert_eq!(e.code, ErrorCode::CanisterMethodNotFound);
-    let e = n.update(USER, CanisterId::from_u64(777).principal(), "inc", vec![]).unwrap_err();
+    let e = n.update(USER, CanisterId::from_u64(777).to_principal(), "inc", vec![]).unwrap_err();
     assert_eq!((e.code, e.reject_code()), (ErrorCode::CanisterNotFound, RejectCode::DestinationInvalid));
     let e = n.update(user(9), Principal::MANAGEMENT_CANISTER, "canister_status", canister_id_arg(c)).unwrap_err();
     assert_eq!(e.code, ErrorCode::CanisterInvalidController);
@@ -195,8 +195,8 @@ fn interleaving_across_awaits_and_responses_reach_their_callbacks() {
     // A small round budget: A's call and its callback land in different rounds, and
     // `bump` runs in between, while A awaits.
     n.hv.state_mut().config.round_instructions = 2 * BASE_INSTRUCTIONS;
-    let call = n.ingress(USER, a.principal(), "call", call_arg(b, "inc"));
-    let bump = n.ingress(USER, a.principal(), "bump", vec![]);
+    let call = n.ingress(USER, a.to_principal(), "call", call_arg(b, "inc"));
+    let bump = n.ingress(USER, a.to_principal(), "bump", vec![]);
     let (call_id, bump_id) = (call.id, bump.id);
     n.round(vec![call, bump]);
     for _ in 0..10 {
@@ -214,7 +214,7 @@ fn callee_errors_map_to_reject_codes_in_the_callback() {
     let mut n = Node::new(executor(), SubnetType::Application);
     let a = n.install(USER, "caller", 10 * T);
     let b = n.install(USER, "counter", 10 * T);
-    let code = |n: &mut Node, target: CanisterId, m: &str| n.update(USER, a.principal(), "call", call_arg(target, m)).unwrap();
+    let code = |n: &mut Node, target: CanisterId, m: &str| n.update(USER, a.to_principal(), "call", call_arg(target, m)).unwrap();
     assert_eq!(code(&mut n, CanisterId::from_u64(999), "inc"), [0xFF, RejectCode::DestinationInvalid as u8]);
     assert_eq!(code(&mut n, b, "missing"), [0xFF, RejectCode::CanisterError as u8]);
     assert_eq!(code(&mut n, b, "refuse"), [0xFF, RejectCode::CanisterReject as u8]);
@@ -227,14 +227,14 @@ fn callback_trap_runs_cleanup_and_rejects_the_caller() {
     let mut n = Node::new(executor(), SubnetType::Application);
     let a = n.install(USER, "caller", 10 * T);
     let b = n.install(USER, "counter", 10 * T);
-    let e = n.update(USER, a.principal(), "call_trap_callback", call_arg(b, "inc")).unwrap_err();
+    let e = n.update(USER, a.to_principal(), "call_trap_callback", call_arg(b, "inc")).unwrap_err();
     assert_eq!(e.code, ErrorCode::CanisterCalledTrap);
-    let peek = |n: &Node, addr: u64| u64_of(&n.hv.query(USER, a.principal(), "peek", addr.to_le_bytes().to_vec()).unwrap());
+    let peek = |n: &Node, addr: u64| u64_of(&n.hv.query(USER, a.to_principal(), "peek", addr.to_le_bytes().to_vec()).unwrap());
     assert_eq!(peek(&n, CLEANUPS), 1, "cleanup ran and its write persisted");
     assert_eq!(peek(&n, CALLBACKS), 0, "the trapped callback's write was rolled back");
     assert_eq!(peek(&n, STARTED), 1);
     // The callee's side effect stands.
-    assert_eq!(u64_of(&n.hv.query(USER, b.principal(), "get", vec![]).unwrap()), 1);
+    assert_eq!(u64_of(&n.hv.query(USER, b.to_principal(), "get", vec![]).unwrap()), 1);
     n.assert_cycles_conserved();
 }
 
@@ -244,7 +244,7 @@ fn stop_waits_for_outstanding_calls_and_delete_needs_stopped() {
     let a = n.install(USER, "caller", 10 * T);
     let b = n.install(USER, "counter", 10 * T);
     n.hv.state_mut().config.round_instructions = BASE_INSTRUCTIONS;
-    let call = n.ingress(USER, a.principal(), "call", call_arg(b, "inc"));
+    let call = n.ingress(USER, a.to_principal(), "call", call_arg(b, "inc"));
     let call_id = call.id;
     n.round(vec![call]);
     // A's call to B is in flight; stop A.
@@ -252,7 +252,7 @@ fn stop_waits_for_outstanding_calls_and_delete_needs_stopped() {
     let stop_id = stop.id;
     let del = n.ingress(USER, Principal::MANAGEMENT_CANISTER, "delete_canister", canister_id_arg(a));
     let del_id = del.id;
-    let late = n.ingress(USER, a.principal(), "bump", vec![]);
+    let late = n.ingress(USER, a.to_principal(), "bump", vec![]);
     let late_id = late.id;
     n.round(vec![stop, del, late]);
     assert!(matches!(n.status(&stop_id), IngressStatus::Processing), "stop answered while a call was out");
@@ -266,11 +266,11 @@ fn stop_waits_for_outstanding_calls_and_delete_needs_stopped() {
     // The outstanding call completed normally, then the stop was answered.
     assert!(matches!(n.status(&call_id), IngressStatus::Replied(_)));
     assert!(matches!(n.status(&stop_id), IngressStatus::Replied(_)));
-    let e = n.update(USER, a.principal(), "bump", vec![]).unwrap_err();
+    let e = n.update(USER, a.to_principal(), "bump", vec![]).unwrap_err();
     assert_eq!(e.code, ErrorCode::CanisterStopped);
     n.update(USER, Principal::MANAGEMENT_CANISTER, "delete_canister", canister_id_arg(a)).unwrap();
     assert!(n.hv.state().canister(a).is_none());
-    let e = n.update(USER, a.principal(), "bump", vec![]).unwrap_err();
+    let e = n.update(USER, a.to_principal(), "bump", vec![]).unwrap_err();
     assert_eq!(e.code, ErrorCode::CanisterNotFound);
     n.assert_cycles_conserved();
 }
@@ -281,7 +281,7 @@ fn stopping_the_callee_rejects_queued_calls() {
     let a = n.install(USER, "caller", 10 * T);
     let b = n.install(USER, "counter", 10 * T);
     n.hv.state_mut().config.round_instructions = BASE_INSTRUCTIONS;
-    let call = n.ingress(USER, a.principal(), "call", call_arg(b, "inc"));
+    let call = n.ingress(USER, a.to_principal(), "call", call_arg(b, "inc"));
     let call_id = call.id;
     n.round(vec![call]);
     let stop = n.ingress(USER, Principal::MANAGEMENT_CANISTER, "stop_canister", canister_id_arg(b));
@@ -300,11 +300,11 @@ fn data_only_subnet_rejects_outgoing_calls() {
     let mut n = Node::new(executor(), SubnetType::DataOnly);
     let a = n.install(USER, "caller", 10 * T);
     let b = n.install(USER, "counter", 10 * T);
-    let r = n.update(USER, a.principal(), "call", call_arg(b, "inc")).unwrap();
+    let r = n.update(USER, a.to_principal(), "call", call_arg(b, "inc")).unwrap();
     assert_eq!(r, [0xFF, RejectCode::CanisterError as u8]);
-    assert_eq!(u64_of(&n.hv.query(USER, b.principal(), "get", vec![]).unwrap()), 0, "the call never reached B");
+    assert_eq!(u64_of(&n.hv.query(USER, b.to_principal(), "get", vec![]).unwrap()), 0, "the call never reached B");
     // Plain updates still work.
-    assert_eq!(u64_of(&n.update(USER, b.principal(), "inc", vec![]).unwrap()), 1);
+    assert_eq!(u64_of(&n.update(USER, b.to_principal(), "inc", vec![]).unwrap()), 1);
     n.assert_cycles_conserved();
 }
 
@@ -312,35 +312,31 @@ fn data_only_subnet_rejects_outgoing_calls() {
 fn cycle_exhaustion_freezes_and_top_up_thaws() {
     let mut n = Node::new(executor(), SubnetType::Application);
     let fees = n.hv.state().fees();
-    // Enough for install plus a few updates; the message prepay (40B instructions)
-    // dominates, so give the canister just above one prepay.
-    let prepay = fees.update_message_base() + fees.instructions(40_000_000_000);
+    // Every message prepays its maximum fee (base + 40B instructions).
+    let prepay = fees.update_message_base().saturating_add(fees.instructions(40_000_000_000));
     let c = n.install(USER, "counter", 400 * T);
-    let bal = n.hv.state().canister(c).unwrap().balance;
-    let spend = bal.get() - prepay.get() - 1_000_000;
-    // Burn most of the balance through a large freezing threshold instead: the
-    // threshold makes the liquid balance zero.
+    // A freezing threshold (30 days of 1 GiB... times a lot) above the balance leaves no
+    // liquid cycles: the canister is frozen.
     let settings = candid::encode(&[(
         Type::record(&[("canister_id", Type::Principal), ("settings", Type::record(&[("freezing_threshold", Type::opt(Type::Nat)), ("memory_allocation", Type::opt(Type::Nat))]))]),
         Value::record(&[
-            ("canister_id", Value::Principal(c.principal())),
+            ("canister_id", Value::Principal(c.to_principal())),
             ("settings", Value::record(&[("freezing_threshold", Value::some(Value::Nat(u128::from(u64::MAX / 4)))), ("memory_allocation", Value::some(Value::Nat(1 << 30)))])),
         ]),
     )])
     .unwrap();
-    let _ = spend;
     n.update(USER, Principal::MANAGEMENT_CANISTER, "update_settings", settings).unwrap();
-    let e = n.update(USER, c.principal(), "inc", vec![]).unwrap_err();
+    let e = n.update(USER, c.to_principal(), "inc", vec![]).unwrap_err();
     assert_eq!((e.code, e.reject_code()), (ErrorCode::CanisterOutOfCycles, RejectCode::SysTransient));
     // Top up beyond the threshold: it runs again.
     let threshold = n.hv.state().canister(c).unwrap().freezing_threshold(&fees).get();
     let top = candid::encode(&[(
         Type::record(&[("canister_id", Type::Principal), ("amount", Type::Nat)]),
-        Value::record(&[("canister_id", Value::Principal(c.principal())), ("amount", Value::Nat(threshold + 10 * prepay.get()))]),
+        Value::record(&[("canister_id", Value::Principal(c.to_principal())), ("amount", Value::Nat(threshold + 10 * prepay.get()))]),
     )])
     .unwrap();
     n.update(USER, Principal::MANAGEMENT_CANISTER, "provisional_top_up_canister", top).unwrap();
-    assert_eq!(u64_of(&n.update(USER, c.principal(), "inc", vec![]).unwrap()), 1);
+    assert_eq!(u64_of(&n.update(USER, c.to_principal(), "inc", vec![]).unwrap()), 1);
     n.assert_cycles_conserved();
 }
 
@@ -348,11 +344,11 @@ fn cycle_exhaustion_freezes_and_top_up_thaws() {
 fn storage_fees_drain_an_idle_canister_until_it_is_frozen() {
     let mut n = Node::new(executor(), SubnetType::Application);
     let c = n.install(USER, "counter", 100 * T);
-    n.update(USER, c.principal(), "fill", 256u64.to_le_bytes().to_vec()).unwrap();
+    n.update(USER, c.to_principal(), "fill", 256u64.to_le_bytes().to_vec()).unwrap();
     let before = n.hv.state().canister(c).unwrap().balance;
     // Two simulated years pass in one block (1 MiB at 127k cycles/GiB/s, 13/13 scaled to
     // 1 node) — then any message first pays the storage fee.
-    let mut ing = n.ingress(USER, c.principal(), "inc", vec![]);
+    let mut ing = n.ingress(USER, c.to_principal(), "inc", vec![]);
     ing.expiry = keel_hypervisor::ids::Time(u64::MAX);
     let h = n.hv.height().next();
     let block = keel_hypervisor::Block { height: h, time: keel_hypervisor::ids::Time(1_700_000_000_000_000_000 + 63_072_000_000_000_000), randomness: [0; 32], ingress: vec![ing] };
@@ -366,20 +362,20 @@ fn storage_fees_drain_an_idle_canister_until_it_is_frozen() {
 fn fork_shares_pages_copy_on_write() {
     let mut n = Node::new(executor(), SubnetType::Application);
     let a = n.install(USER, "caller", 1000 * T);
-    n.update(USER, a.principal(), "fill", 512u64.to_le_bytes().to_vec()).unwrap();
+    n.update(USER, a.to_principal(), "fill", 512u64.to_le_bytes().to_vec()).unwrap();
     let fee = n.hv.state().fees().canister_creation().get();
-    let r = n.update(USER, a.principal(), "fork_self", ((fee + 5 * T) as u64).to_le_bytes().to_vec()).unwrap();
+    let r = n.update(USER, a.to_principal(), "fork_self", ((fee + 5 * T) as u64).to_le_bytes().to_vec()).unwrap();
     let fork = candid::decode_record(&r).unwrap().req("canister_id").unwrap().as_principal().unwrap().as_canister().unwrap();
     let (pa, pf) = (n.hv.state().canister(a).unwrap(), n.hv.state().canister(fork).unwrap());
     assert_eq!(pf.code, pa.code);
     assert!(pf.memory.pages.shared_pages(&pa.memory.pages) >= 512, "fork copied pages instead of sharing them");
     assert_eq!(pf.balance.get(), 5 * T);
-    let peek = |n: &Node, c: CanisterId, page: u64| u64_of(&n.hv.query(USER, c.principal(), "peek", (page * 4096).to_le_bytes().to_vec()).unwrap());
+    let peek = |n: &Node, c: CanisterId, page: u64| u64_of(&n.hv.query(USER, c.to_principal(), "peek", (page * 4096).to_le_bytes().to_vec()).unwrap());
     assert_eq!(peek(&n, fork, 100), 107);
     // Writing the fork breaks sharing for that page only; the original is untouched.
-    n.update(USER, fork.principal(), "bump", vec![]).unwrap();
-    assert_eq!(u64_of(&n.hv.query(USER, fork.principal(), "get", vec![]).unwrap()), 1);
-    assert_eq!(u64_of(&n.hv.query(USER, a.principal(), "get", vec![]).unwrap()), 0);
+    n.update(USER, fork.to_principal(), "bump", vec![]).unwrap();
+    assert_eq!(u64_of(&n.hv.query(USER, fork.to_principal(), "get", vec![]).unwrap()), 1);
+    assert_eq!(u64_of(&n.hv.query(USER, a.to_principal(), "get", vec![]).unwrap()), 0);
     let (pa, pf) = (n.hv.state().canister(a).unwrap(), n.hv.state().canister(fork).unwrap());
     assert!(pf.memory.pages.shared_pages(&pa.memory.pages) >= 511);
     // Only controllers or the canister itself may fork it.
@@ -393,22 +389,22 @@ fn fork_shares_pages_copy_on_write() {
 fn upgrade_keeps_stable_memory_and_snapshots_restore() {
     let mut n = Node::new(executor(), SubnetType::Application);
     let c = n.install(USER, "counter", 10 * T);
-    n.update(USER, c.principal(), "inc", vec![]).unwrap();
-    n.update(USER, c.principal(), "stable_put", 41u64.to_le_bytes().to_vec()).unwrap();
-    let snap = candid::encode(&[(Type::record(&[("canister_id", Type::Principal)]), Value::record(&[("canister_id", Value::Principal(c.principal()))]))]).unwrap();
+    n.update(USER, c.to_principal(), "inc", vec![]).unwrap();
+    n.update(USER, c.to_principal(), "stable_put", 41u64.to_le_bytes().to_vec()).unwrap();
+    let snap = candid::encode(&[(Type::record(&[("canister_id", Type::Principal)]), Value::record(&[("canister_id", Value::Principal(c.to_principal()))]))]).unwrap();
     let r = n.update(USER, Principal::MANAGEMENT_CANISTER, "take_canister_snapshot", snap).unwrap();
     let snap_id = candid::decode_record(&r).unwrap().req("id").unwrap().as_blob().unwrap().to_vec();
     n.update(USER, Principal::MANAGEMENT_CANISTER, "install_code", install_arg(c, "counter", "upgrade", vec![])).unwrap();
     // post_upgrade moved the stable value into the fresh heap.
-    assert_eq!(u64_of(&n.hv.query(USER, c.principal(), "get", vec![]).unwrap()), 41);
-    n.update(USER, c.principal(), "inc", vec![]).unwrap();
+    assert_eq!(u64_of(&n.hv.query(USER, c.to_principal(), "get", vec![]).unwrap()), 41);
+    n.update(USER, c.to_principal(), "inc", vec![]).unwrap();
     let load = candid::encode(&[(
         Type::record(&[("canister_id", Type::Principal), ("snapshot_id", Type::blob())]),
-        Value::record(&[("canister_id", Value::Principal(c.principal())), ("snapshot_id", Value::Blob(snap_id))]),
+        Value::record(&[("canister_id", Value::Principal(c.to_principal())), ("snapshot_id", Value::Blob(snap_id))]),
     )])
     .unwrap();
     n.update(USER, Principal::MANAGEMENT_CANISTER, "load_canister_snapshot", load).unwrap();
-    assert_eq!(u64_of(&n.hv.query(USER, c.principal(), "get", vec![]).unwrap()), 1);
+    assert_eq!(u64_of(&n.hv.query(USER, c.to_principal(), "get", vec![]).unwrap()), 1);
     let info = n.update(USER, Principal::MANAGEMENT_CANISTER, "canister_info", canister_id_arg(c)).unwrap();
     let v = candid::decode_record(&info).unwrap();
     assert_eq!(v.req("total_num_changes").unwrap().as_u64().unwrap(), 4); // create, install, upgrade, load
@@ -420,30 +416,30 @@ fn queries_see_the_certified_snapshot_and_composite_queries_call_across() {
     let mut n = Node::new(executor(), SubnetType::Application);
     let a = n.install(USER, "caller", 10 * T);
     let b = n.install(USER, "counter", 10 * T);
-    n.update(USER, b.principal(), "inc", vec![]).unwrap();
-    n.update(USER, a.principal(), "bump", vec![]).unwrap();
-    let r = n.hv.query(USER, a.principal(), "sum_of", b.principal().to_vec()).unwrap();
+    n.update(USER, b.to_principal(), "inc", vec![]).unwrap();
+    n.update(USER, a.to_principal(), "bump", vec![]).unwrap();
+    let r = n.hv.query(USER, a.to_principal(), "sum_of", b.to_principal().to_vec()).unwrap();
     assert_eq!(u64_of(&r), 2);
     // A query's writes are discarded.
     let before = n.hv.state_hash();
-    n.hv.query(USER, b.principal(), "get", vec![]).unwrap();
+    n.hv.query(USER, b.to_principal(), "get", vec![]).unwrap();
     assert_eq!(n.hv.state_hash(), before);
     // Updates never reach query-only methods of the snapshot, and vice versa.
-    let e = n.hv.query(USER, b.principal(), "inc", vec![]).unwrap_err();
+    let e = n.hv.query(USER, b.to_principal(), "inc", vec![]).unwrap_err();
     assert_eq!(e.code, ErrorCode::CanisterMethodNotFound);
 }
 
 #[test]
 fn raw_rand_comes_from_block_randomness() {
-    fn randy(env: &mut Env<'_>) -> Result<(), Trap> {
+    fn randy(env: &mut Env<'_>) -> Result<(), ExecutionError> {
         match env.entry {
             EntryPoint::Update(_) => env.call(Principal::MANAGEMENT_CANISTER, "raw_rand", candid::encode(&[]).unwrap(), 0, 3, 0),
-            EntryPoint::ReplyCallback(_) => {
-                let r = env.ctx.arg.clone();
+            EntryPoint::Callback { kind: CallbackKind::Reply, closure: _, .. } => {
+                let r = env.input.arg.clone();
                 env.reply(r);
             }
             EntryPoint::Init => {}
-            _ => return Err(Trap::MethodNotFound),
+            _ => return Err(ExecutionError::MethodNotFound(String::new())),
         }
         Ok(())
     }
@@ -451,8 +447,8 @@ fn raw_rand_comes_from_block_randomness() {
     let run = || {
         let mut n = Node::new(exec(), SubnetType::Application);
         let c = n.install(USER, "randy", 10 * T);
-        let a = n.update(USER, c.principal(), "rand", vec![]).unwrap();
-        let b = n.update(USER, c.principal(), "rand", vec![]).unwrap();
+        let a = n.update(USER, c.to_principal(), "rand", vec![]).unwrap();
+        let b = n.update(USER, c.to_principal(), "rand", vec![]).unwrap();
         (a, b)
     };
     let (a, b) = run();
@@ -464,7 +460,7 @@ fn raw_rand_comes_from_block_randomness() {
 
 /// The scale-out pattern: a front-end creates bucket canisters (create_canister with
 /// cycles + install_code), then spreads keys over them.
-fn frontend(env: &mut Env<'_>) -> Result<(), Trap> {
+fn frontend(env: &mut Env<'_>) -> Result<(), ExecutionError> {
     const BUCKETS: u64 = 0; // number created
     const WANT: u64 = 8;
     let list = |i: u64| 64 + 8 * i;
@@ -477,14 +473,14 @@ fn frontend(env: &mut Env<'_>) -> Result<(), Trap> {
                 env.call(Principal::MANAGEMENT_CANISTER, "create_canister", arg, 600_000_000_000, 10, i);
             }
         }
-        EntryPoint::ReplyCallback(c) if c.fun == 10 => {
-            let v = candid::decode_record(&env.ctx.arg).unwrap();
+        EntryPoint::Callback { kind: CallbackKind::Reply, closure: c, .. } if c.fun == 10 => {
+            let v = candid::decode_record(&env.input.arg).unwrap();
             let id = v.req("canister_id").unwrap().as_principal().unwrap().as_canister().unwrap();
             env.set_heap(list(c.env), id.get());
             let arg = install_arg(id, "counter", "install", Vec::new());
             env.call(Principal::MANAGEMENT_CANISTER, "install_code", arg, 0, 12, c.env);
         }
-        EntryPoint::ReplyCallback(c) if c.fun == 12 => {
+        EntryPoint::Callback { kind: CallbackKind::Reply, closure: c, .. } if c.fun == 12 => {
             let n = env.heap(BUCKETS) + 1;
             env.set_heap(BUCKETS, n);
             if n == env.heap(WANT) {
@@ -495,14 +491,14 @@ fn frontend(env: &mut Env<'_>) -> Result<(), Trap> {
             let key = env.arg_u64();
             let n = env.heap(BUCKETS);
             let bucket = CanisterId::from_u64(env.heap(list(key % n)));
-            env.call(bucket.principal(), "inc", Vec::new(), 0, 14, 0);
+            env.call(bucket.to_principal(), "inc", Vec::new(), 0, 14, 0);
         }
-        EntryPoint::ReplyCallback(c) if c.fun == 14 => {
-            let r = env.ctx.arg.clone();
+        EntryPoint::Callback { kind: CallbackKind::Reply, closure: c, .. } if c.fun == 14 => {
+            let r = env.input.arg.clone();
             env.reply(r);
         }
-        EntryPoint::RejectCallback(c) => {
-            let msg = env.ctx.reject.as_ref().map(|(_, m)| m.clone()).unwrap_or_default();
+        EntryPoint::Callback { kind: CallbackKind::Reject, closure: c, .. } => {
+            let msg = env.input.reject.as_ref().map(|(_, m)| m.clone()).unwrap_or_default();
             env.reject(&format!("step {} failed: {msg}", c.fun));
         }
         EntryPoint::Query(m) if m == "bucket" => {
@@ -511,7 +507,7 @@ fn frontend(env: &mut Env<'_>) -> Result<(), Trap> {
             env.reply_u64(v);
         }
         EntryPoint::Init => {}
-        _ => return Err(Trap::MethodNotFound),
+        _ => return Err(ExecutionError::MethodNotFound(String::new())),
     }
     Ok(())
 }
@@ -521,21 +517,21 @@ fn multi_canister_scale_out_front_end_creates_buckets_and_spreads_keys() {
     let exec = executor().with("frontend", frontend, &["init_buckets", "put"], &["bucket"]);
     let mut n = Node::new(exec, SubnetType::Application);
     let f = n.install(USER, "frontend", 100 * T);
-    assert_eq!(u64_of(&n.update(USER, f.principal(), "init_buckets", 4u64.to_le_bytes().to_vec()).unwrap()), 4);
+    assert_eq!(u64_of(&n.update(USER, f.to_principal(), "init_buckets", 4u64.to_le_bytes().to_vec()).unwrap()), 4);
     // The front-end controls the buckets it created.
     let buckets: Vec<CanisterId> = (0..4)
-        .map(|i| CanisterId::from_u64(u64_of(&n.hv.query(USER, f.principal(), "bucket", (i as u64).to_le_bytes().to_vec()).unwrap())))
+        .map(|i| CanisterId::from_u64(u64_of(&n.hv.query(USER, f.to_principal(), "bucket", (i as u64).to_le_bytes().to_vec()).unwrap())))
         .collect();
     for b in &buckets {
-        assert!(n.hv.state().canister(*b).unwrap().is_controller(&f.principal()));
+        assert!(n.hv.state().canister(*b).unwrap().is_controller(&f.to_principal()));
     }
-    let keys: Vec<_> = (0..20u64).map(|k| n.ingress(USER, f.principal(), "put", k.to_le_bytes().to_vec())).collect();
+    let keys: Vec<_> = (0..20u64).map(|k| n.ingress(USER, f.to_principal(), "put", k.to_le_bytes().to_vec())).collect();
     n.round(keys);
     for _ in 0..5 {
         n.round(vec![]);
     }
     for b in &buckets {
-        assert_eq!(u64_of(&n.hv.query(USER, b.principal(), "get", vec![]).unwrap()), 5, "keys spread evenly");
+        assert_eq!(u64_of(&n.hv.query(USER, b.to_principal(), "get", vec![]).unwrap()), 5, "keys spread evenly");
     }
     n.assert_cycles_conserved();
 }
@@ -546,8 +542,8 @@ fn same_blocks_give_the_same_state_hash() {
         let exec = executor().with("frontend", frontend, &["init_buckets", "put"], &["bucket"]);
         let mut n = Node::new(exec, SubnetType::Application);
         let f = n.install(USER, "frontend", 100 * T);
-        n.update(USER, f.principal(), "init_buckets", 3u64.to_le_bytes().to_vec()).unwrap();
-        let keys: Vec<_> = (0..9u64).map(|k| n.ingress(USER, f.principal(), "put", k.to_le_bytes().to_vec())).collect();
+        n.update(USER, f.to_principal(), "init_buckets", 3u64.to_le_bytes().to_vec()).unwrap();
+        let keys: Vec<_> = (0..9u64).map(|k| n.ingress(USER, f.to_principal(), "put", k.to_le_bytes().to_vec())).collect();
         let mut hashes = vec![n.round(keys)];
         hashes.push(n.round(vec![]));
         (n.blocks.clone(), hashes)
@@ -576,8 +572,8 @@ fn state_tree_certifies_request_status_and_canister_entries() {
     use keel_hypervisor::state_tree::HashTree;
     let mut n = Node::new(executor(), SubnetType::Application);
     let c = n.install(USER, "counter", 10 * T);
-    let ok = n.ingress(USER, c.principal(), "inc", vec![]);
-    let bad = n.ingress(USER, c.principal(), "refuse", vec![]);
+    let ok = n.ingress(USER, c.to_principal(), "inc", vec![]);
+    let bad = n.ingress(USER, c.to_principal(), "refuse", vec![]);
     let (ok_id, bad_id) = (ok.id, bad.id);
     n.round(vec![ok, bad]);
     let tree: HashTree = n.hv.state_tree().to_hash_tree();
@@ -590,7 +586,7 @@ fn state_tree_certifies_request_status_and_canister_entries() {
     assert_eq!(leaf(&[b"request_status", &bad_id.0, b"status"]), b"rejected");
     assert_eq!(leaf(&[b"request_status", &bad_id.0, b"reject_code"]), [4]);
     assert_eq!(leaf(&[b"request_status", &bad_id.0, b"error_code"]), b"IC0406");
-    let cid = c.principal();
+    let cid = c.to_principal();
     assert_eq!(leaf(&[b"canister", cid.as_slice(), b"module_hash"]), keel_hypervisor::codec::sha256(&[b"counter"]));
     assert_eq!(leaf(&[b"canister", cid.as_slice(), b"controllers"]), keel_hypervisor::state_tree::cbor_principals(&[USER]));
     assert_eq!(leaf(&[b"time"]), keel_hypervisor::state_tree::leb128(n.hv.state().time.0));

@@ -14,10 +14,11 @@ use keel_hypervisor::codec::{DecodeError, Reader, Writer};
 use keel_hypervisor::cycles::Cycles;
 use keel_hypervisor::error::{ErrorCode, UserError};
 use keel_hypervisor::execution::{
-    CanisterMemory, EntryPoint, ExecContext, ExecOutcome, Executor, MemorySpace, ModuleInfo, OutgoingCall, Response, Trap,
-    WasmClosure,
+    CanisterMemory, EntryPoint, ExecutionEnvironment, ExecutionError, ExecutionOutcome, Executor, MemorySpace, MessageInput,
+    ModuleInfo, OutgoingCall, Response, WasmClosure, may_call, sandbox_principal,
 };
-use keel_hypervisor::ids::{CanisterId, Height, MessageId, PAGE_SIZE, PageIndex, Principal, PrincipalExt, Time};
+use keel_hypervisor::ids::{CanisterId, CanisterIdExt, Height, MessageId, PAGE_SIZE, PageIndex, Principal, PrincipalExt, Time};
+use keel_sandbox::NumInstructions;
 use keel_hypervisor::message::{Ingress, IngressStatus};
 use keel_hypervisor::{Hypervisor, SubnetConfig, SubnetType};
 
@@ -34,18 +35,18 @@ pub struct TestMemory {
 
 impl TestMemory {
     pub fn read_u64(&self, space: MemorySpace, addr: u64) -> u64 {
-        let page = PageIndex(addr / PAGE_SIZE as u64);
+        let page = PageIndex::new(addr / PAGE_SIZE as u64);
         let off = (addr % PAGE_SIZE as u64) as usize;
         self.pages.get(&(space, page)).map_or(0, |p| u64::from_le_bytes(p[off..off + 8].try_into().unwrap()))
     }
 
     pub fn write_u64(&mut self, space: MemorySpace, addr: u64, v: u64) {
-        let page = PageIndex(addr / PAGE_SIZE as u64);
+        let page = PageIndex::new(addr / PAGE_SIZE as u64);
         let off = (addr % PAGE_SIZE as u64) as usize;
         let p = self.pages.entry((space, page)).or_insert_with(|| Arc::new([0; PAGE_SIZE]));
         Arc::make_mut(p)[off..off + 8].copy_from_slice(&v.to_le_bytes());
         self.dirty.insert((space, page));
-        let n = page.0 + 1;
+        let n = page.get() + 1;
         match space {
             MemorySpace::Heap => self.heap_pages = self.heap_pages.max(n),
             MemorySpace::Stable => self.stable_pages = self.stable_pages.max(n),
@@ -100,9 +101,10 @@ impl CanisterMemory for TestMemory {
 /// What a program sees and produces in one execution.
 pub struct Env<'a> {
     pub entry: &'a EntryPoint,
-    pub ctx: &'a ExecContext,
+    pub input: &'a MessageInput,
+    pub env: &'a ExecutionEnvironment,
     pub mem: &'a mut TestMemory,
-    pub out: ExecOutcome,
+    pub out: ExecutionOutcome,
 }
 
 impl Env<'_> {
@@ -117,13 +119,14 @@ impl Env<'_> {
     }
     pub fn call(&mut self, callee: Principal, method: &str, arg: Vec<u8>, cycles: u128, fun: u32, env: u64) {
         self.out.calls.push(OutgoingCall {
-            callee,
+            callee: sandbox_principal(&callee),
             method: method.into(),
             arg,
             cycles: Cycles::new(cycles),
-            on_reply: WasmClosure { fun, env },
-            on_reject: WasmClosure { fun: fun + 1, env },
+            on_reply: WasmClosure { fun: u64::from(fun), env },
+            on_reject: WasmClosure { fun: u64::from(fun) + 1, env },
             on_cleanup: Some(WasmClosure { fun: 999, env }),
+            timeout_seconds: None,
         });
     }
     pub fn heap(&self, addr: u64) -> u64 {
@@ -133,11 +136,11 @@ impl Env<'_> {
         self.mem.write_u64(MemorySpace::Heap, addr, v)
     }
     pub fn arg_u64(&self) -> u64 {
-        self.ctx.arg.get(..8).map_or(0, |b| u64::from_le_bytes(b.try_into().unwrap()))
+        self.input.arg.get(..8).map_or(0, |b| u64::from_le_bytes(b.try_into().unwrap()))
     }
 }
 
-pub type Program = fn(&mut Env<'_>) -> Result<(), Trap>;
+pub type Program = fn(&mut Env<'_>) -> Result<(), ExecutionError>;
 
 #[derive(Clone, Debug)]
 pub struct TestModule {
@@ -159,11 +162,10 @@ impl TestExecutor {
         let info = ModuleInfo {
             updates: updates.iter().map(|s| s.to_string()).collect(),
             queries: queries.iter().map(|s| s.to_string()).collect(),
-            composite_queries: Vec::new(),
             has_init: true,
-            has_heartbeat: false,
-            has_global_timer: updates.contains(&"@timer"),
-            has_inspect_message: false,
+            has_post_upgrade: true,
+            has_pre_upgrade: true,
+            ..ModuleInfo::default()
         };
         self.programs.insert(name.as_bytes().to_vec(), (program, info));
         self
@@ -190,34 +192,64 @@ impl Executor for TestExecutor {
         TestMemory::default()
     }
 
-    fn instantiate(&self, _module: &TestModule, memory: &mut TestMemory, _ctx: &ExecContext) -> ExecOutcome {
+    fn instantiate(&self, _module: &TestModule, memory: &mut TestMemory, _env: &ExecutionEnvironment) -> ExecutionOutcome {
         memory.clear_heap();
-        ExecOutcome::ok(100)
+        ok_outcome(100)
     }
 
-    fn execute(&self, module: &TestModule, memory: &mut TestMemory, entry: &EntryPoint, ctx: &ExecContext) -> ExecOutcome {
-        // Work on a copy-on-write clone; commit only on success (the engine's rollback).
+    fn execute(
+        &self,
+        module: &TestModule,
+        memory: &mut TestMemory,
+        entry: &EntryPoint,
+        input: &MessageInput,
+        env: &ExecutionEnvironment,
+    ) -> ExecutionOutcome {
+        // Work on a copy-on-write clone; commit only on success (the engine's rollback),
+        // and never for queries.
         let mut work = memory.clone();
-        let mut env = Env { entry, ctx, mem: &mut work, out: ExecOutcome::ok(BASE_INSTRUCTIONS + ctx.arg.len() as u64) };
-        let r = (module.program)(&mut env);
-        let mut out = env.out;
-        if out.instructions > ctx.instruction_limit {
-            return ExecOutcome::trapped(Trap::InstructionLimit, ctx.instruction_limit);
-        }
-        if !ctx.may_call && !out.calls.is_empty() {
-            return ExecOutcome::trapped(Trap::Wasm("call_perform not allowed here".into()), out.instructions);
+        let mut e = Env { entry, input, env, mem: &mut work, out: ok_outcome(BASE_INSTRUCTIONS + input.arg.len() as u64) };
+        let r = (module.program)(&mut e);
+        let mut out = e.out;
+        if !may_call(entry) && !out.calls.is_empty() {
+            return failed(ExecutionError::ContractViolation("call_perform not allowed here".into()), out.instructions_used);
         }
         match r {
             Ok(()) => {
-                *memory = work;
+                let keeps_state = !matches!(entry, EntryPoint::Query(_) | EntryPoint::CompositeQuery(_))
+                    && !matches!(entry, EntryPoint::Callback { composite: true, .. });
+                if keeps_state {
+                    *memory = work;
+                }
                 out
             }
             Err(t) => {
-                out.result = Err(t);
+                out = failed(t, out.instructions_used);
                 out
             }
         }
     }
+}
+
+pub fn ok_outcome(instructions: u64) -> ExecutionOutcome {
+    ExecutionOutcome {
+        result: Ok(()),
+        instructions_used: NumInstructions::new(instructions),
+        response: None,
+        calls: Vec::new(),
+        cycles_accepted: Cycles::ZERO,
+        cycles_burned: Cycles::ZERO,
+        cycles_sent: Cycles::ZERO,
+        certified_data: None,
+        global_timer: None,
+        message_accepted: false,
+        logs: Vec::new(),
+        dirty_pages: 0,
+    }
+}
+
+pub fn failed(e: ExecutionError, instructions: NumInstructions) -> ExecutionOutcome {
+    ExecutionOutcome { result: Err(e), ..ok_outcome(instructions.get()) }
 }
 
 // ----------------------------------------------------------------- test harness
@@ -292,8 +324,9 @@ impl Node {
 
     /// Cycles conservation: Σ held + burned == minted.
     pub fn assert_cycles_conserved(&self) {
+        // Σ balances + in flight + burned == minted.
         let s = self.hv.state();
-        assert_eq!(s.cycles_held() + s.burned, s.minted, "cycles were created or lost");
+        assert_eq!(s.cycles_held().saturating_add(s.burned), s.minted, "cycles were created or lost");
     }
 }
 
@@ -304,7 +337,7 @@ pub fn install_arg(cid: CanisterId, module: &str, mode: &str, arg: Vec<u8>) -> V
         Type::record(&[("mode", mode_t), ("canister_id", Type::Principal), ("wasm_module", Type::blob()), ("arg", Type::blob())]),
         Value::record(&[
             ("mode", mode_v),
-            ("canister_id", Value::Principal(cid.principal())),
+            ("canister_id", Value::Principal(cid.to_principal())),
             ("wasm_module", Value::Blob(module.as_bytes().to_vec())),
             ("arg", Value::Blob(arg)),
         ]),
@@ -313,7 +346,7 @@ pub fn install_arg(cid: CanisterId, module: &str, mode: &str, arg: Vec<u8>) -> V
 }
 
 pub fn canister_id_arg(cid: CanisterId) -> Vec<u8> {
-    candid::encode(&[(Type::record(&[("canister_id", Type::Principal)]), Value::record(&[("canister_id", Value::Principal(cid.principal()))]))]).unwrap()
+    candid::encode(&[(Type::record(&[("canister_id", Type::Principal)]), Value::record(&[("canister_id", Value::Principal(cid.to_principal()))]))]).unwrap()
 }
 
 pub fn u64_of(b: &[u8]) -> u64 {
