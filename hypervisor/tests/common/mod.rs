@@ -261,14 +261,14 @@ pub fn user(n: u8) -> Principal {
 }
 
 /// Drives a hypervisor block by block, like consensus would.
-pub struct Node {
-    pub hv: Hypervisor<TestExecutor>,
+pub struct Node<E: Executor = TestExecutor> {
+    pub hv: Hypervisor<E>,
     pub blocks: Vec<Block>,
     nonce: u64,
 }
 
-impl Node {
-    pub fn new(exec: TestExecutor, subnet_type: SubnetType) -> Node {
+impl<E: Executor> Node<E> {
+    pub fn new(exec: E, subnet_type: SubnetType) -> Node<E> {
         let config = SubnetConfig::new(Principal::from_slice(&[0x5u8; 29]).unwrap(), subnet_type, 1);
         Node { hv: Hypervisor::new(exec, config), blocks: Vec::new(), nonce: 0 }
     }
@@ -309,16 +309,23 @@ impl Node {
         self.hv.state().ingress.get(id).map(|r| r.status.clone()).expect("ingress tracked")
     }
 
-    /// Creates a canister (provisional, through `aaaaa-aa`) and installs `module`.
+    /// Creates a canister (provisional, through `aaaaa-aa`) and installs the scripted
+    /// program `module`.
     pub fn install(&mut self, controller: Principal, module: &str, cycles: u128) -> CanisterId {
-        let arg = candid::encode(&[(
+        self.install_wasm(controller, module.as_bytes().to_vec(), Vec::new(), cycles)
+    }
+
+    /// Creates a canister (provisional, through `aaaaa-aa`) and installs `wasm` with
+    /// init argument `arg`.
+    pub fn install_wasm(&mut self, controller: Principal, wasm: Vec<u8>, arg: Vec<u8>, cycles: u128) -> CanisterId {
+        let create = candid::encode(&[(
             Type::record(&[("amount", Type::opt(Type::Nat))]),
             Value::record(&[("amount", Value::some(Value::Nat(cycles)))]),
         )])
         .unwrap();
-        let r = self.update(controller, Principal::MANAGEMENT_CANISTER, "provisional_create_canister_with_cycles", arg).unwrap();
+        let r = self.update(controller, Principal::MANAGEMENT_CANISTER, "provisional_create_canister_with_cycles", create).unwrap();
         let cid = candid::decode_record(&r).unwrap().req("canister_id").unwrap().as_principal().unwrap().as_canister().unwrap();
-        self.update(controller, Principal::MANAGEMENT_CANISTER, "install_code", install_arg(cid, module, "install", Vec::new())).unwrap();
+        self.update(controller, Principal::MANAGEMENT_CANISTER, "install_code", install_wasm_arg(cid, wasm, "install", arg)).unwrap();
         cid
     }
 
@@ -331,6 +338,10 @@ impl Node {
 }
 
 pub fn install_arg(cid: CanisterId, module: &str, mode: &str, arg: Vec<u8>) -> Vec<u8> {
+    install_wasm_arg(cid, module.as_bytes().to_vec(), mode, arg)
+}
+
+pub fn install_wasm_arg(cid: CanisterId, wasm: Vec<u8>, mode: &str, arg: Vec<u8>) -> Vec<u8> {
     let mode_t = Type::variant(&[("install", Type::Null), ("reinstall", Type::Null), ("upgrade", Type::opt(Type::record(&[])))]);
     let mode_v = if mode == "upgrade" { Value::variant(mode, Value::Opt(None)) } else { Value::variant(mode, Value::Null) };
     candid::encode(&[(
@@ -338,7 +349,7 @@ pub fn install_arg(cid: CanisterId, module: &str, mode: &str, arg: Vec<u8>) -> V
         Value::record(&[
             ("mode", mode_v),
             ("canister_id", Value::Principal(cid.to_principal())),
-            ("wasm_module", Value::Blob(module.as_bytes().to_vec())),
+            ("wasm_module", Value::Blob(wasm)),
             ("arg", Value::Blob(arg)),
         ]),
     )])

@@ -1,0 +1,237 @@
+//! Acceptance tests with the real `ic-cdk` fixture canisters of `canisters/`, executed by
+//! the real engine (`keel_sandbox::Sandbox`) under the hypervisor.
+
+mod common;
+
+use common::*;
+use keel_fixtures::Canister;
+use keel_hypervisor::candid::{self, Type, Value, field};
+use keel_hypervisor::error::{ErrorCode, RejectCode};
+use keel_hypervisor::execution::Sandbox;
+use keel_hypervisor::ids::{CanisterId, CanisterIdExt, Principal};
+use keel_hypervisor::message::IngressStatus;
+use keel_hypervisor::{Cycles, SubnetType};
+use keel_sandbox::{Limits, NumInstructions};
+
+const T: u128 = 1_000_000_000_000;
+/// Per-message instruction limit for these tests: large enough for every fixture message,
+/// small enough that an endless loop hits it quickly under the interpreter.
+const MESSAGE_LIMIT: u64 = 200_000_000;
+
+fn node(subnet_type: SubnetType) -> Node<Sandbox> {
+    let limits = Limits {
+        update_instructions: NumInstructions::new(MESSAGE_LIMIT),
+        query_instructions: NumInstructions::new(MESSAGE_LIMIT),
+        ..Limits::default()
+    };
+    let mut n = Node::new(Sandbox::new(limits), subnet_type);
+    n.hv.state_mut().config.message_instructions = MESSAGE_LIMIT;
+    n.hv.state_mut().config.query_instructions = MESSAGE_LIMIT;
+    n
+}
+
+fn wasm(c: Canister) -> Vec<u8> {
+    c.wasm().unwrap_or_else(|e| panic!("fixture {c:?}: {e}"))
+}
+
+fn nat64(n: u64) -> Vec<u8> {
+    candid::encode(&[(Type::Nat64, Value::Nat(u128::from(n)))]).unwrap()
+}
+
+fn no_args() -> Vec<u8> {
+    candid::encode(&[]).unwrap()
+}
+
+fn reply_u64(b: &[u8]) -> u64 {
+    candid::decode(b).unwrap()[0].as_u64().unwrap()
+}
+
+fn forward_arg(callee: CanisterId, method: &str, value: u64) -> Vec<u8> {
+    candid::encode(&[
+        (Type::Principal, Value::Principal(callee.to_principal())),
+        (Type::Text, Value::Text(method.into())),
+        (Type::Nat64, Value::Nat(u128::from(value))),
+    ])
+    .unwrap()
+}
+
+/// `Result<u64, String>` from `forward`.
+fn forward_result(b: &[u8]) -> Result<u64, String> {
+    let v = candid::decode(b).unwrap().remove(0);
+    let (tag, payload) = v.as_variant().unwrap();
+    if tag == field("Ok") { Ok(payload.as_u64().unwrap()) } else { Err(payload.as_text().unwrap().to_string()) }
+}
+
+#[test]
+fn counter_init_update_query() {
+    let mut n = node(SubnetType::Application);
+    let c = n.install_wasm(USER, wasm(Canister::Counter), nat64(41), 10 * T);
+    assert_eq!(reply_u64(&n.update(USER, c.to_principal(), "inc", no_args()).unwrap()), 42);
+    assert_eq!(reply_u64(&n.hv.query(USER, c.to_principal(), "get", no_args()).unwrap()), 42);
+    let e = n.update(USER, c.to_principal(), "missing", no_args()).unwrap_err();
+    assert_eq!(e.code, ErrorCode::CanisterMethodNotFound);
+    n.assert_cycles_conserved();
+}
+
+#[test]
+fn trap_rolls_back_heap_and_stable_memory() {
+    let mut n = node(SubnetType::Application);
+    let c = n.install_wasm(USER, wasm(Canister::TrapAfterWrite), no_args(), 10 * T);
+    n.update(USER, c.to_principal(), "set", nat64(5)).unwrap();
+    let e = n.update(USER, c.to_principal(), "set_then_trap", nat64(9)).unwrap_err();
+    assert_eq!((e.code, e.reject_code()), (ErrorCode::CanisterCalledTrap, RejectCode::CanisterError));
+    let e = n.update(USER, c.to_principal(), "set_then_unreachable", nat64(9)).unwrap_err();
+    assert_eq!(e.code, ErrorCode::CanisterTrapped);
+    assert_eq!(reply_u64(&n.hv.query(USER, c.to_principal(), "get", no_args()).unwrap()), 5);
+    n.assert_cycles_conserved();
+}
+
+#[test]
+fn endless_loop_hits_the_instruction_limit() {
+    let mut n = node(SubnetType::Application);
+    let c = n.install_wasm(USER, wasm(Canister::InfiniteLoop), no_args(), 100 * T);
+    let e = n.update(USER, c.to_principal(), "spin", no_args()).unwrap_err();
+    assert_eq!(e.code, ErrorCode::CanisterInstructionLimitExceeded);
+    n.assert_cycles_conserved();
+}
+
+#[test]
+fn upgrade_keeps_stable_structures_and_runs_hooks() {
+    let mut n = node(SubnetType::Application);
+    let kv = n.install_wasm(USER, wasm(Canister::KvStore), no_args(), 10 * T);
+    let put = |k: &str, v: &str| {
+        candid::encode(&[(Type::Text, Value::Text(k.into())), (Type::Text, Value::Text(v.into()))]).unwrap()
+    };
+    for i in 0..5 {
+        n.update(USER, kv.to_principal(), "put", put(&format!("k{i}"), &format!("v{i}"))).unwrap();
+    }
+    let up = install_wasm_arg(kv, wasm(Canister::KvStore), "upgrade", no_args());
+    n.update(USER, Principal::MANAGEMENT_CANISTER, "install_code", up).unwrap();
+    let stats = candid::decode(&n.hv.query(USER, kv.to_principal(), "stats", no_args()).unwrap()).unwrap();
+    assert_eq!((stats[0].as_u64().unwrap(), stats[1].as_u64().unwrap()), (5, 1), "(writes, upgrades) after upgrade");
+    let got = n.hv.query(USER, kv.to_principal(), "get", candid::encode(&[(Type::Text, Value::Text("k3".into()))]).unwrap()).unwrap();
+    let v = candid::decode(&got).unwrap().remove(0);
+    assert_eq!(v, Value::some(Value::Text("v3".into())));
+    // Reinstall wipes everything.
+    let re = install_wasm_arg(kv, wasm(Canister::KvStore), "reinstall", no_args());
+    n.update(USER, Principal::MANAGEMENT_CANISTER, "install_code", re).unwrap();
+    assert_eq!(reply_u64(&n.hv.query(USER, kv.to_principal(), "len", no_args()).unwrap()), 0);
+    n.assert_cycles_conserved();
+}
+
+#[test]
+fn inter_canister_call_with_cycles_interleaves_across_the_await() {
+    let mut n = node(SubnetType::Application);
+    let fwd = n.install_wasm(USER, wasm(Canister::InterCanister), no_args(), 10 * T);
+    let ctr = n.install_wasm(USER, wasm(Canister::Counter), nat64(0), 10 * T);
+    // One message per round: the forward's await spans rounds, and other messages of the
+    // forwarding canister run in between.
+    n.hv.state_mut().config.round_instructions = 1;
+    let call = n.ingress(USER, fwd.to_principal(), "forward", forward_arg(ctr, "inc", 7));
+    let other = n.ingress(USER, fwd.to_principal(), "accept_all", no_args());
+    let (call_id, other_id) = (call.id, other.id);
+    n.round(vec![call, other]);
+    let mut other_done_while_awaiting = false;
+    for _ in 0..20 {
+        n.round(vec![]);
+        let call_done = matches!(n.status(&call_id), IngressStatus::Replied(_));
+        if !call_done && matches!(n.status(&other_id), IngressStatus::Replied(_)) {
+            other_done_while_awaiting = true;
+        }
+    }
+    assert!(other_done_while_awaiting, "accept_all ran while forward awaited");
+    let IngressStatus::Replied(r) = n.status(&call_id) else { panic!("{:?}", n.status(&call_id)) };
+    assert_eq!(forward_result(&r), Ok(1));
+    // The counter did not accept the 1,000 attached cycles: they came back.
+    n.assert_cycles_conserved();
+}
+
+#[test]
+fn reject_codes_reach_the_awaiting_canister() {
+    let mut n = node(SubnetType::Application);
+    let fwd = n.install_wasm(USER, wasm(Canister::InterCanister), no_args(), 10 * T);
+    let ctr = n.install_wasm(USER, wasm(Canister::Counter), nat64(0), 10 * T);
+    let r = forward_result(&n.update(USER, fwd.to_principal(), "forward", forward_arg(ctr, "nope", 1)).unwrap());
+    // ic-cdk renders a reject as "call rejected: <code> - <message>".
+    assert!(r.clone().unwrap_err().contains("call rejected: 5 - "), "method not found is CANISTER_ERROR: {r:?}");
+    let r = forward_result(&n.update(USER, fwd.to_principal(), "forward", forward_arg(CanisterId::from_u64(4242), "inc", 1)).unwrap());
+    assert!(r.clone().unwrap_err().contains("call rejected: 3 - "), "unknown canister is DESTINATION_INVALID: {r:?}");
+    n.assert_cycles_conserved();
+}
+
+#[test]
+fn data_only_subnet_rejects_an_outgoing_call() {
+    let mut n = node(SubnetType::DataOnly);
+    let fwd = n.install_wasm(USER, wasm(Canister::InterCanister), no_args(), 10 * T);
+    let ctr = n.install_wasm(USER, wasm(Canister::Counter), nat64(0), 10 * T);
+    let r = forward_result(&n.update(USER, fwd.to_principal(), "forward", forward_arg(ctr, "inc", 1)).unwrap());
+    assert!(r.clone().unwrap_err().contains("call rejected: 5 - "), "the call must be rejected on a data-only subnet: {r:?}");
+    assert_eq!(reply_u64(&n.hv.query(USER, ctr.to_principal(), "get", no_args()).unwrap()), 0);
+    n.assert_cycles_conserved();
+}
+
+#[test]
+fn stop_and_delete_with_a_call_in_flight() {
+    let mut n = node(SubnetType::Application);
+    let fwd = n.install_wasm(USER, wasm(Canister::InterCanister), no_args(), 10 * T);
+    let ctr = n.install_wasm(USER, wasm(Canister::Counter), nat64(0), 10 * T);
+    n.hv.state_mut().config.round_instructions = 1;
+    let call = n.ingress(USER, fwd.to_principal(), "forward", forward_arg(ctr, "inc", 1));
+    let call_id = call.id;
+    n.round(vec![call]);
+    let stop = n.ingress(USER, Principal::MANAGEMENT_CANISTER, "stop_canister", canister_id_arg(fwd));
+    let stop_id = stop.id;
+    n.round(vec![stop]);
+    assert!(matches!(n.status(&stop_id), IngressStatus::Processing), "stop must wait for the outstanding call");
+    let e = n.update(USER, Principal::MANAGEMENT_CANISTER, "delete_canister", canister_id_arg(fwd)).unwrap_err();
+    assert_eq!(e.code, ErrorCode::CanisterNotStopped);
+    for _ in 0..10 {
+        n.round(vec![]);
+    }
+    let IngressStatus::Replied(r) = n.status(&call_id) else { panic!() };
+    assert_eq!(forward_result(&r), Ok(1));
+    assert!(matches!(n.status(&stop_id), IngressStatus::Replied(_)));
+    n.update(USER, Principal::MANAGEMENT_CANISTER, "delete_canister", canister_id_arg(fwd)).unwrap();
+    assert!(n.hv.state().canister(fwd).is_none());
+    n.assert_cycles_conserved();
+}
+
+#[test]
+fn fork_shares_pages_and_diverges_on_write() {
+    let mut n = node(SubnetType::Application);
+    let c = n.install_wasm(USER, wasm(Canister::KvStore), no_args(), 10 * T);
+    for i in 0..20 {
+        let arg = candid::encode(&[(Type::Text, Value::Text(format!("k{i}"))), (Type::Text, Value::Text("v".repeat(500)))]).unwrap();
+        n.update(USER, c.to_principal(), "put", arg).unwrap();
+    }
+    let fork = n.hv.fork_canister(c, Cycles::new(10 * T)).unwrap();
+    n.round(vec![]);
+    let len = |n: &Node<Sandbox>, id: CanisterId| reply_u64(&n.hv.query(USER, id.to_principal(), "len", no_args()).unwrap());
+    assert_eq!(len(&n, fork), 20);
+    {
+        let (a, b) = (n.hv.state().canister(c).unwrap(), n.hv.state().canister(fork).unwrap());
+        assert!(a.memory.pages.heap.content_eq(&b.memory.pages.heap) && a.memory.pages.stable.content_eq(&b.memory.pages.stable));
+        assert_eq!(a.code, b.code, "the fork runs the same module");
+    }
+    let arg = candid::encode(&[(Type::Text, Value::Text("only-in-fork".into())), (Type::Text, Value::Text("x".into()))]).unwrap();
+    n.update(USER, fork.to_principal(), "put", arg).unwrap();
+    assert_eq!((len(&n, c), len(&n, fork)), (20, 21));
+    n.assert_cycles_conserved();
+}
+
+#[test]
+fn same_blocks_twice_give_the_same_state_hash_with_wasm() {
+    let run = || {
+        let mut n = node(SubnetType::Application);
+        let fwd = n.install_wasm(USER, wasm(Canister::InterCanister), no_args(), 10 * T);
+        let ctr = n.install_wasm(USER, wasm(Canister::Counter), nat64(3), 10 * T);
+        let msgs = vec![
+            n.ingress(USER, fwd.to_principal(), "forward", forward_arg(ctr, "inc", 1)),
+            n.ingress(USER, ctr.to_principal(), "inc", no_args()),
+        ];
+        let mut hashes = vec![n.round(msgs)];
+        hashes.push(n.round(vec![]));
+        hashes
+    };
+    assert_eq!(run(), run());
+}
