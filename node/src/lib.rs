@@ -1,32 +1,35 @@
 //! The node: the replica logic that ties the IC interface, consensus, the hypervisor and
 //! persistence together, sans-IO. The kernel owns sockets, timers, devices and entropy and
 //! drives a node through the [`Service`] boundary; everything behind it is host-tested.
+//!
+//! An update call flows: [`service`] (interface pipeline) → [`ingress_pool`] (origin,
+//! parked v3/v4 request) → [`consensus`] (ICC with n = 1 makes and finalizes the block) →
+//! [`execution`] (block logged durably, then executed by the hypervisor) →
+//! [`certification`] (the subnet's signature on the state root) → parked request answered
+//! with a certificate cut from the certified tree ([`state_reader`], [`queries`] serve
+//! reads from the same state). [`keys`] and [`persistence`] make a restarted node the same
+//! node: same keys, same root key, same canisters.
 #![forbid(unsafe_code)]
 #![cfg_attr(target_os = "none", no_std)]
 
 extern crate alloc;
 
-use core::time::Duration;
-use keel_interface::http::{HttpRequest, HttpResponse};
+pub mod certification;
+pub mod config;
+pub mod consensus;
+pub mod crypto;
+pub mod error;
+pub mod execution;
+pub mod ingress_pool;
+pub mod keys;
+pub mod node;
+pub mod persistence;
+pub mod queries;
+pub mod service;
+pub mod state_reader;
 
-/// What an HTTP request gets from the node.
-#[derive(Debug)]
-pub enum Reply {
-    /// Send this now.
-    Now(HttpResponse),
-    /// The response comes later (a v3/v4 call awaiting certification): ask again with
-    /// [`Service::poll`] and this ticket.
-    Later(u64),
-}
-
-/// The node as the kernel's event loop sees it.
-pub trait Service {
-    /// Handles one complete HTTP request at wall-clock time `now_unix_nanos`.
-    fn handle(&mut self, request: &HttpRequest, now_unix_nanos: u64) -> Reply;
-    /// The response for a parked request, once it is ready.
-    fn poll(&mut self, ticket: u64, now_unix_nanos: u64) -> Option<HttpResponse>;
-    /// Whether any request is parked.
-    fn has_pending(&self) -> bool;
-    /// Advances consensus, execution and persistence; returns how soon to call again.
-    fn tick(&mut self, now_unix_nanos: u64) -> Duration;
-}
+pub use config::NodeConfig;
+pub use error::NodeError;
+pub use keys::NodeKeys;
+pub use node::Node;
+pub use service::{Reply, Service};

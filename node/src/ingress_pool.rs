@@ -1,0 +1,108 @@
+//! The node's side of ingress: who sent each accepted call to which effective canister id
+//! (read_state's access rule needs it), and the v3/v4 calls parked until their status is
+//! certified. Ordering and deduplication for blocks is consensus' own ingress pool.
+
+use alloc::collections::BTreeMap;
+use keel_interface::call;
+use keel_interface::http::HttpResponse;
+use keel_interface::read_state::{CertifiedState, RequestOrigin};
+use keel_interface::request_id::RequestId;
+use keel_interface::route::EffectiveId;
+use keel_interface::service::IngressCall;
+
+use crate::certification::is_final;
+
+/// How long after its expiry a request's origin is kept: as long as execution keeps a
+/// replied or rejected status readable.
+const ORIGIN_RETENTION_NS: u64 = 5 * 60 * 1_000_000_000;
+
+/// Identifies a parked request for [`crate::Service::poll`].
+pub type Ticket = u64;
+
+#[derive(Debug)]
+struct Parked {
+    request_id: RequestId,
+    deadline: u64,
+    ready: Option<HttpResponse>,
+}
+
+/// Accepted calls and parked requests.
+#[derive(Debug, Default)]
+pub struct IngressPool {
+    origins: BTreeMap<RequestId, (RequestOrigin, u64)>,
+    parked: BTreeMap<Ticket, Parked>,
+    next_ticket: Ticket,
+    /// `origins` without expiries, as the state reader wants it.
+    view: BTreeMap<RequestId, RequestOrigin>,
+}
+
+impl IngressPool {
+    /// Records an accepted call; `false` if its request id was already accepted.
+    pub fn accept(&mut self, call: &IngressCall) -> bool {
+        if self.origins.contains_key(&call.request_id) {
+            return false;
+        }
+        let (EffectiveId::Canister(ecid) | EffectiveId::Subnet(ecid)) = call.target;
+        let origin = RequestOrigin { sender: call.content.sender, effective_canister_id: ecid };
+        self.origins.insert(call.request_id, (origin, call.content.ingress_expiry.0 .0));
+        self.view.insert(call.request_id, origin);
+        true
+    }
+
+    /// Origins of accepted calls.
+    pub fn origins(&self) -> &BTreeMap<RequestId, RequestOrigin> {
+        &self.view
+    }
+
+    /// Parks a v3/v4 call until `deadline`; `ready` if its status is already certified.
+    pub fn park(&mut self, request_id: RequestId, deadline: u64, ready: Option<HttpResponse>) -> Ticket {
+        let ticket = self.next_ticket;
+        self.next_ticket = self.next_ticket.wrapping_add(1);
+        self.parked.insert(ticket, Parked { request_id, deadline, ready });
+        ticket
+    }
+
+    /// Whether any parked call still waits.
+    pub fn has_parked(&self) -> bool {
+        !self.parked.is_empty()
+    }
+
+    /// The earliest wait bound of a parked call still waiting (it must be answered then).
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.parked.values().filter(|p| p.ready.is_none()).map(|p| p.deadline).min()
+    }
+
+    /// Prepares the answer of every parked call whose status `state` certifies as final.
+    /// The certificate is cut from the cached tree; nothing is signed here.
+    pub fn resolve(&mut self, state: &CertifiedState) {
+        for p in self.parked.values_mut().filter(|p| p.ready.is_none()) {
+            if is_final(&state.tree, &p.request_id) {
+                p.ready = Some(call::certified(&state.call_certificate(&p.request_id)));
+            }
+        }
+    }
+
+    /// The answer for `ticket` once it has one: the certified status, or 202 when the wait
+    /// bound passed (the client then polls read_state). An unknown ticket also gets 202,
+    /// so a confused caller never leaves a connection hanging.
+    pub fn poll(&mut self, ticket: Ticket, now: u64) -> Option<HttpResponse> {
+        let Some(p) = self.parked.get_mut(&ticket) else { return Some(call::timed_out()) };
+        let answer = match p.ready.take() {
+            Some(r) => r,
+            None if now >= p.deadline => call::timed_out(),
+            None => return None,
+        };
+        self.parked.remove(&ticket);
+        Some(answer)
+    }
+
+    /// Forgets origins whose statuses execution no longer keeps.
+    pub fn prune(&mut self, now: u64) {
+        let before = self.origins.len();
+        self.origins.retain(|_, (_, expiry)| expiry.saturating_add(ORIGIN_RETENTION_NS) >= now);
+        if self.origins.len() != before {
+            let origins = &self.origins;
+            self.view.retain(|rid, _| origins.contains_key(rid));
+        }
+    }
+}
