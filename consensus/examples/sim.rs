@@ -5,7 +5,8 @@
 
 use std::time::Instant;
 
-use keel_consensus::sim::{Preset, SimConfig, run_seed, run_sweep};
+use keel_consensus::ic_crypto::IcCrypto;
+use keel_consensus::sim::{Preset, SimConfig, run_seed, run_seed_with, run_sweep, run_sweep_with};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -17,8 +18,10 @@ fn main() {
     };
     let nodes: u32 = get("--nodes").and_then(|n| n.parse().ok()).unwrap_or(4);
     let cfg = SimConfig::preset(preset, nodes);
+    // `--crypto bls` runs real Ed25519 + threshold BLS instead of the fast keyed-hash scheme.
+    let bls = get("--crypto").is_some_and(|c| c == "bls");
     if let Some(seed) = get("--seed").and_then(|s| s.parse::<u64>().ok()) {
-        let o = run_seed(seed, &cfg);
+        let o = if bls { run_seed_with::<IcCrypto>(seed, &cfg) } else { run_seed(seed, &cfg) };
         println!(
             "seed {seed}: byzantine {:?}, {} heights, min finalized {}, {:?} simulated, {} messages, {} steps",
             o.byzantine, o.heights, o.min_finalized, o.sim_time, o.messages, o.steps
@@ -36,12 +39,13 @@ fn main() {
     let (a, b) = range.split_once("..").unwrap_or(("0", "100"));
     let (a, b): (u64, u64) = (a.parse().unwrap_or(0), b.parse().unwrap_or(100));
     let start = Instant::now();
-    let r = run_sweep(a..b, &cfg);
+    let r = if bls { run_sweep_with::<IcCrypto>(a..b, &cfg) } else { run_sweep(a..b, &cfg) };
     let wall = start.elapsed();
     for f in &r.failures {
         println!("seed {} FAILED: {}\n  replay: {}", f.seed, f.violation, f.replay);
     }
     println!("{} n={nodes} seeds {a}..{b}: {}", preset.name(), r.summary());
+    println!("coverage: {:?}", r.coverage);
     println!("wall time {:.2} s ({:.1} ms/seed)", wall.as_secs_f64(), wall.as_secs_f64() * 1000.0 / r.runs.max(1) as f64);
     if !r.failures.is_empty() {
         std::process::exit(1);

@@ -199,12 +199,15 @@ mod tests {
         p.on_finalized(&[], Time::from_millis(6000));
         assert!(!p.is_finalized(&MessageId([1; 32])));
         // Without history, nothing is proposed until every forgotten message has expired.
-        p.insert(m(7, 70_000), None, Time::from_millis(6000), &l, 10, 2).unwrap();
+        p.insert(m(7, 65_000), None, Time::from_millis(6000), &l, 10, 2).unwrap();
+        p.insert(m(8, 30_000), None, Time::from_millis(6000), &l, 10, 2).unwrap();
         p.blind_until(Time::from_millis(60_000));
         assert!(p.select(Time::from_millis(7000), &l, |_| false).is_empty());
-        assert_eq!(p.select(Time::from_millis(60_001), &l, |_| false).len(), 2);
+        assert_eq!(p.select(Time::from_millis(60_001), &l, |_| false)[0].id, MessageId([7; 32]));
         p.blind_until(Time::from_millis(60_000));
-        p.restore_history([(MessageId([7; 32]), Time::from_millis(70_000))]);
-        assert_eq!(p.select(Time::from_millis(7000), &l, |_| false).len(), 1);
+        p.restore_history([(MessageId([7; 32]), Time::from_millis(65_000))]);
+        let picked = p.select(Time::from_millis(7000), &l, |_| false);
+        assert_eq!(picked.iter().map(|m| m.id.0[0]).collect::<Vec<_>>(), [8]);
+        assert!(p.is_finalized(&MessageId([7; 32])));
     }
 }

@@ -27,6 +27,7 @@ mod finality;
 mod gossip;
 pub mod hash;
 pub mod hashsig;
+pub mod ic_crypto;
 pub mod ingress;
 pub mod message;
 pub mod node;

@@ -139,6 +139,37 @@ impl SimConfig {
     }
 }
 
+/// Fault and recovery events a run went through, so tests can check a sweep exercised them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Coverage {
+    /// Honest nodes crashed.
+    pub crashes: u64,
+    /// Nodes restarted from their persisted state.
+    pub restarts: u64,
+    /// Partitions that split the subnet.
+    pub partitions: u64,
+    /// Jumps to a catch-up package followed by state sync.
+    pub state_syncs: u64,
+    /// Catch-up packages made or adopted by honest nodes.
+    pub cups: u64,
+    /// Messages of Byzantine nodes rejected by honest nodes.
+    pub rejected: u64,
+    /// Ingress messages finalized (summed over heights, first execution only).
+    pub ingress_finalized: u64,
+}
+
+impl Coverage {
+    fn add(&mut self, o: &Coverage) {
+        self.crashes += o.crashes;
+        self.restarts += o.restarts;
+        self.partitions += o.partitions;
+        self.state_syncs += o.state_syncs;
+        self.cups += o.cups;
+        self.rejected += o.rejected;
+        self.ingress_finalized += o.ingress_finalized;
+    }
+}
+
 /// What one seed did.
 #[derive(Clone, Debug)]
 pub struct SimOutcome {
@@ -158,6 +189,8 @@ pub struct SimOutcome {
     pub steps: u64,
     /// Byzantine node assignments.
     pub byzantine: Vec<(u32, Behaviour)>,
+    /// Faults and recoveries that happened.
+    pub coverage: Coverage,
 }
 
 /// A failing seed.
@@ -186,6 +219,8 @@ pub struct SweepReport {
     pub messages: u64,
     /// Steps, summed over seeds.
     pub steps: u64,
+    /// Faults and recoveries, summed over seeds.
+    pub coverage: Coverage,
 }
 
 impl SweepReport {
@@ -250,6 +285,7 @@ pub fn run_sweep_with<S: Scheme + Clone>(seeds: Range<u64>, cfg: &SimConfig) -> 
         r.sim_time += o.sim_time;
         r.messages += o.messages;
         r.steps += o.steps;
+        r.coverage.add(&o.coverage);
         if let Some((_, violation)) = o.violation {
             r.failures.push(SeedFailure { seed, violation, replay: replay_command(cfg, seed) });
         }

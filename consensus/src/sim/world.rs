@@ -9,7 +9,7 @@ use core::time::Duration;
 use super::byzantine::{Behaviour, Dest, rewrite};
 use super::invariants::Checker;
 use super::rng::Rng;
-use super::{SimConfig, SimOutcome};
+use super::{Coverage, SimConfig, SimOutcome};
 use crate::block::{Block, IngressMessage};
 use crate::codec::Encode;
 use crate::config::Config;
@@ -71,6 +71,7 @@ pub(crate) struct World<S: Scheme + Clone> {
     /// Ingress executed per height (the toy state's ingress history), for nodes that resume
     /// from a catch-up package.
     ingress_history: BTreeMap<Height, Vec<(MessageId, Time)>>,
+    coverage: Coverage,
 }
 
 impl<S: Scheme + Clone> World<S> {
@@ -124,6 +125,7 @@ impl<S: Scheme + Clone> World<S> {
             messages: 0,
             steps: 0,
             ingress_history: BTreeMap::new(),
+            coverage: Coverage::default(),
         };
         for i in 0..n as usize {
             w.start(i);
@@ -252,6 +254,7 @@ impl<S: Scheme + Clone> World<S> {
                 .filter(|i| !self.honest(*i))
                 .map(|i| (i as u32, self.nodes[i].behaviour))
                 .collect(),
+            coverage: self.coverage,
         }
     }
 
@@ -296,13 +299,15 @@ impl<S: Scheme + Clone> World<S> {
                 }
             }
             Event::Crash { node } => {
-                if self.chaos_on {
+                if self.chaos_on && self.nodes[node].node.is_some() {
                     self.nodes[node].node = None;
                     self.nodes[node].timer = None;
+                    self.coverage.crashes += 1;
                 }
             }
             Event::Restart { node } => {
                 if self.nodes[node].node.is_none() {
+                    self.coverage.restarts += 1;
                     self.start(node);
                     self.reconnect_all(node);
                 }
@@ -317,6 +322,7 @@ impl<S: Scheme + Clone> World<S> {
                         *s = false;
                     }
                     self.partition = Some(sides);
+                    self.coverage.partitions += 1;
                     self.schedule(until, Event::PartitionEnd);
                 }
             }
@@ -326,6 +332,7 @@ impl<S: Scheme + Clone> World<S> {
                 self.end_partition();
                 for i in 0..self.nodes.len() {
                     if self.nodes[i].node.is_none() {
+                        self.coverage.restarts += 1;
                         self.start(i);
                         self.reconnect_all(i);
                     }
@@ -406,12 +413,18 @@ impl<S: Scheme + Clone> World<S> {
                     self.checker.certified(now, idx, c.height, c.state_hash);
                 }
             }
-            Output::Persist(r) => self.nodes[i].store.apply(&r),
+            Output::Persist(r) => {
+                if honest && matches!(r, crate::node::PersistRecord::Cup(_)) {
+                    self.coverage.cups += 1;
+                }
+                self.nodes[i].store.apply(&r)
+            }
             Output::StateSyncRequired { height, state_hash } => {
                 // State sync is modelled as installing the checkpoint whose root the
                 // catch-up package certifies; the checker verifies that root.
                 if honest {
                     self.checker.certified(now, idx, height, state_hash);
+                    self.coverage.state_syncs += 1;
                 }
                 let n = &mut self.nodes[i];
                 if height > n.exec_height {
@@ -425,6 +438,7 @@ impl<S: Scheme + Clone> World<S> {
                 if honest && self.nodes.get(peer.as_usize()).is_some_and(|p| p.behaviour == Behaviour::Honest) {
                     self.checker.blamed(now, idx, peer, format!("{reason:?}"));
                 }
+                self.coverage.rejected += 1;
             }
         }
         None
@@ -467,9 +481,10 @@ impl<S: Scheme + Clone> World<S> {
         n.exec_hash = root;
         if honest {
             self.checker.executed(now, idx, fb.height, root);
-            self.ingress_history
-                .entry(fb.height)
-                .or_insert_with(|| fb.block.payload.ingress.iter().map(|m| (m.id, m.expiry)).collect());
+            if !self.ingress_history.contains_key(&fb.height) {
+                self.coverage.ingress_finalized += fb.block.payload.ingress.len() as u64;
+                self.ingress_history.insert(fb.height, fb.block.payload.ingress.iter().map(|m| (m.id, m.expiry)).collect());
+            }
         }
         let node = self.nodes[i].node.as_mut()?;
         Some(node.on_state_executed(now, fb.height, root))
