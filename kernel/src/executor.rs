@@ -27,9 +27,10 @@ pub struct TaskId(u64);
 
 type BoxedTask = Pin<Box<dyn Future<Output = ()> + Send>>;
 
+/// Tasks of this executor need not be `Send`: there is one CPU and tasks never migrate.
 struct Task {
     name: &'static str,
-    future: BoxedTask,
+    future: Pin<Box<dyn Future<Output = ()>>>,
     waker: Waker,
 }
 
@@ -87,14 +88,25 @@ impl Executor {
         Self::default()
     }
 
+    /// Starts a task that may own devices (not `Send`); only the owner of the executor can.
+    pub fn spawn_local(&mut self, name: &'static str, future: impl Future<Output = ()> + 'static) -> TaskId {
+        let id = TaskId(NEXT_ID.fetch_add(1, Ordering::Relaxed));
+        self.admit(id, name, Box::pin(future));
+        id
+    }
+
+    fn admit(&mut self, id: TaskId, name: &'static str, future: Pin<Box<dyn Future<Output = ()>>>) {
+        let raw = Arc::new(TaskWaker { id, queued: AtomicBool::new(false) });
+        let waker = Waker::from(raw.clone());
+        raw.wake_by_ref();
+        self.wakers.insert(id, raw);
+        self.tasks.insert(id, Task { name, future, waker });
+    }
+
     fn admit_spawned(&mut self) {
         let incoming = interrupts::without_interrupts(|| core::mem::take(&mut *INCOMING.lock()));
         for (id, name, future) in incoming {
-            let raw = Arc::new(TaskWaker { id, queued: AtomicBool::new(false) });
-            let waker = Waker::from(raw.clone());
-            raw.wake_by_ref();
-            self.wakers.insert(id, raw);
-            self.tasks.insert(id, Task { name, future, waker });
+            self.admit(id, name, future);
         }
     }
 

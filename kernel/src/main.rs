@@ -15,11 +15,14 @@ mod boot;
 mod console;
 mod executor;
 mod irq;
+mod devices;
 mod ktest;
 mod mm;
+mod net;
 mod node;
 mod panic;
 mod time;
+mod storage;
 
 use boot::BootData;
 use keel_abi::boot::BootInfo;

@@ -7,7 +7,11 @@ use crate::executor::{self, Executor};
 use crate::time::{self, Calibration, Duration};
 use alloc::string::String;
 use keel_abi::boot::summarize;
+use crate::storage::StateDisk;
 use keel_abi::console::Event;
+use keel_drivers::virtio::{blk::Disk, rng::Entropy};
+use keel_hypervisor::BlockDevice;
+use keel_node::{Node, NodeConfig, NodeKeys};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const GIT_REV: &str = env!("KEEL_GIT_REV");
@@ -52,13 +56,49 @@ pub fn banner(boot: &BootData, calibration: &Calibration, phases: &super::Phases
 }
 
 /// Runs the node's event loop forever.
-pub fn run(_boot: &BootData) -> ! {
+pub fn run(boot: &BootData) -> ! {
     let mut executor = Executor::new();
     executor::spawn("console", console());
+    let devices = crate::devices::discover();
+    let node = start_replica(devices.entropy, devices.disks.into_iter().next());
+    crate::println!("  root key (DER): {}", Hex(node.root_key_der()));
+    match devices.nics.into_iter().next() {
+        Some(nic) => {
+            let ip = crate::net::Ipv4Config::from_cmdline(boot.cmdline());
+            executor.spawn_local("net", crate::net::run(nic, ip, keel_abi::net::HTTP_PORT, node));
+        }
+        None => log::warn!("no network card: the node cannot serve"),
+    }
     crate::println!("{}", Event::Ready { micros: time::since_boot().as_micros() as u64 });
     crate::println!("  type `help` on this console for commands; Ctrl-C in `cargo xtask run` stops QEMU");
     executor.run_until(core::future::pending::<()>());
     unreachable!("the node's main future never completes")
+}
+
+/// Creates or recovers the replica: keys from entropy on first boot, everything from the
+/// state disk afterwards (without a disk the node keeps nothing across restarts).
+fn start_replica(mut entropy: Entropy, disk: Option<Disk>) -> Node<StateDisk> {
+    let mut seed = [0u8; 32];
+    if entropy.fill(&mut seed).is_err() {
+        panic!("no entropy source (neither virtio-rng nor RDRAND): cannot create node keys");
+    }
+    let keys = NodeKeys::generate(seed).unwrap_or_else(|e| panic!("cannot derive node keys: {e}"));
+    let storage = disk.map(StateDisk::new);
+    match &storage {
+        Some(disk) => log::info!("state disk: {} MiB", disk.block_count() * 4096 >> 20),
+        None => log::warn!("no state disk: state lives in memory and is lost at shutdown"),
+    }
+    let config = NodeConfig::dev(VERSION);
+    Node::new(config, keys, storage, time::unix_time_nanos()).unwrap_or_else(|e| panic!("the replica cannot start: {e}"))
+}
+
+/// Lower-case hex of a byte string.
+struct Hex<'a>(&'a [u8]);
+
+impl core::fmt::Display for Hex<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
 }
 
 /// The operator console: line commands on the serial port.

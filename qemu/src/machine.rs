@@ -48,6 +48,19 @@ impl Machine {
         }
     }
 
+    /// A one-node Keel: the node kernel, its HTTP port forwarded to `127.0.0.1:host_http`,
+    /// virtio-rng for entropy and, if given, a state disk.
+    pub fn node(kernel: impl Into<PathBuf>, host_http: u16, state: Option<&std::path::Path>) -> Self {
+        let guest_http = keel_abi::net::HTTP_PORT;
+        let mut machine = Self::pvh(kernel, "")
+            .with_device(Device::UserNet { mac: "52:54:00:00:02:01".into(), forwards: vec![(host_http, guest_http)] })
+            .with_device(Device::Rng);
+        if let Some(path) = state {
+            machine = machine.with_device(Device::Disk { path: path.to_owned() });
+        }
+        machine
+    }
+
     pub fn with_device(mut self, device: Device) -> Self {
         self.devices.push(device);
         self

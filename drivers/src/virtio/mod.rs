@@ -1,6 +1,7 @@
 //! virtio devices over PCI, through `virtio-drivers`: the HAL that gives it DMA memory from
 //! the kernel, discovery of the virtio functions on the bus, and the device wrappers.
 
+pub mod blk;
 pub mod net;
 pub mod rng;
 

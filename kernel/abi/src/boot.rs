@@ -9,7 +9,7 @@
 /// `b"KEELBOOT"` as a little-endian integer.
 pub const BOOT_INFO_MAGIC: u64 = u64::from_le_bytes(*b"KEELBOOT");
 /// Bumped whenever the layout of [`BootInfo`] changes.
-pub const BOOT_INFO_VERSION: u32 = 1;
+pub const BOOT_INFO_VERSION: u32 = 2;
 
 /// How the kernel was started.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,6 +48,9 @@ pub struct BootInfo {
     pub kernel_sha256: [u8; 32],
     /// SHA-256 of the node configuration as measured by the loader, or zero.
     pub config_sha256: [u8; 32],
+    /// Bit `n` set: the loader extended PCR `n` of the TPM with its measurements (version 2).
+    pub measured_pcrs: u32,
+    pub reserved: u32,
 }
 
 impl BootInfo {
@@ -63,6 +66,8 @@ impl BootInfo {
             node_config: PhysSlice { addr: 0, len: 0 },
             kernel_sha256: [0; 32],
             config_sha256: [0; 32],
+            measured_pcrs: 0,
+            reserved: 0,
         }
     }
 

@@ -13,6 +13,8 @@ const TEST_START: &str = "ktest: start ";
 const TEST_PASS: &str = "ktest: pass ";
 const TEST_FAIL: &str = "ktest: fail ";
 const TESTS_DONE: &str = "ktest: done ";
+const ATTESTATION: &str = "keel: attestation ";
+const BOOT_REFUSED: &str = "keel: boot refused: ";
 
 /// A line of the serial console that means something to the harness.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,6 +35,11 @@ pub enum Event<'a> {
     TestFail { name: &'a str, reason: &'a str },
     /// All selected tests ran.
     TestsDone { passed: u32, failed: u32 },
+    /// The node's attestation report (`keel_image::attestation` encoding), hex-encoded.
+    Attestation { report_hex: &'a str },
+    /// The kernel will not run the node (e.g. missing or corrupt node configuration); it
+    /// stops with failure after this line.
+    BootRefused { reason: &'a str },
 }
 
 impl<'a> Event<'a> {
@@ -66,6 +73,12 @@ impl<'a> Event<'a> {
             let (name, reason) = rest.split_once(": ")?;
             return Some(Self::TestFail { name, reason });
         }
+        if let Some(report_hex) = line.strip_prefix(ATTESTATION) {
+            return Some(Self::Attestation { report_hex });
+        }
+        if let Some(reason) = line.strip_prefix(BOOT_REFUSED) {
+            return Some(Self::BootRefused { reason });
+        }
         if let Some(rest) = line.strip_prefix(TESTS_DONE) {
             let (passed, rest) = rest.split_once(" passed, ")?;
             let failed = rest.strip_suffix(" failed")?;
@@ -91,6 +104,8 @@ impl fmt::Display for Event<'_> {
             Self::TestsDone { passed, failed } => {
                 write!(f, "{TESTS_DONE}{passed} passed, {failed} failed")
             }
+            Self::Attestation { report_hex } => write!(f, "{ATTESTATION}{report_hex}"),
+            Self::BootRefused { reason } => write!(f, "{BOOT_REFUSED}{reason}"),
         }
     }
 }
@@ -123,6 +138,8 @@ mod tests {
         round_trip(Event::TestPass { name: "time::clock_is_monotonic", micros: 12 });
         round_trip(Event::TestFail { name: "x::y", reason: "panicked: a: b" });
         round_trip(Event::TestsDone { passed: 17, failed: 1 });
+        round_trip(Event::Attestation { report_hex: "4b45454c41545354" });
+        round_trip(Event::BootRefused { reason: "node configuration is missing" });
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! never allocate and never block; real work happens in executor tasks they wake.
 
 pub mod apic;
+pub mod line;
 mod fault;
 mod stubs;
 
@@ -87,8 +88,9 @@ struct Idt([Gate; 256]);
 
 static IDT: Once<Idt> = Once::new();
 
-/// A device interrupt handler: runs with interrupts off, must not allocate or block.
-type Handler = fn();
+/// A device interrupt handler, given its vector: runs with interrupts off, must not
+/// allocate or block.
+type Handler = fn(u8);
 
 /// Device interrupt handlers by vector.
 static HANDLERS: RwLock<[Option<Handler>; 256]> = RwLock::new([None; 256]);
@@ -146,7 +148,7 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
         v if v == PIC_BASE + 7 || v == PIC_BASE + 15 => {}
         v => {
             if let Some(handler) = HANDLERS.read()[v as usize] {
-                handler();
+                handler(v);
             }
             apic::end_of_interrupt();
         }

@@ -15,6 +15,11 @@ const LOW_MEMORY_END: u64 = 0x10_0000;
 pub struct Frame(u64);
 
 impl Frame {
+    /// The frame starting at `addr` (rounded down to a frame boundary).
+    pub const fn at(addr: u64) -> Self {
+        Self(addr & !(FRAME_SIZE - 1))
+    }
+
     pub const fn addr(self) -> u64 {
         self.0
     }

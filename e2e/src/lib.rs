@@ -1,0 +1,48 @@
+//! End-to-end test support: boots the real node kernel under QEMU with its HTTP port
+//! forwarded to a free loopback port (and an optional state disk), so tests can point
+//! unmodified IC clients at it. Everything goes through `keel-qemu`.
+#![forbid(unsafe_code)]
+#![cfg_attr(target_os = "none", no_std)]
+
+use keel_qemu::build::{self, Flavor};
+use keel_qemu::{Echo, Machine, Qemu, QemuError, Ready};
+use std::net::TcpListener;
+use std::path::Path;
+use std::time::Duration;
+
+/// A booted node.
+pub struct TestNode {
+    pub qemu: Qemu,
+    pub url: String,
+    pub ready: Ready,
+}
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Creates a sparse state disk of `mib` MiB if `path` does not exist yet.
+pub fn ensure_disk(path: &Path, mib: u64) -> std::io::Result<()> {
+    if !path.exists() {
+        std::fs::File::create(path)?.set_len(mib << 20)?;
+    }
+    Ok(())
+}
+
+impl TestNode {
+    /// Builds (if needed) and boots the release node kernel, waiting for its ready line.
+    pub fn start(disk: Option<&Path>) -> Result<Self, String> {
+        let kernel = build::kernel(Flavor::Node, true)?;
+        let port = free_port().map_err(|e| e.to_string())?;
+        let machine = Machine::node(kernel, port, disk);
+        let mut qemu = Qemu::start(&machine, Echo::Silent, false).map_err(|e| e.to_string())?;
+        let ready = qemu.wait_ready(Duration::from_secs(120)).map_err(|e: QemuError| e.to_string())?;
+        Ok(Self { qemu, url: format!("http://127.0.0.1:{port}"), ready })
+    }
+
+    /// The serial log so far, for failure messages.
+    pub fn log(&self) -> String {
+        self.qemu.log().to_string()
+    }
+}

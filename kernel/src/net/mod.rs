@@ -1,0 +1,105 @@
+//! The node's network: one smoltcp interface per NIC, driven by a task that wakes on the
+//! NIC's interrupt or smoltcp's next timer, and the HTTP server on top ([`http`]).
+
+pub mod http;
+
+use crate::devices::Nic;
+use crate::time::{self, Duration};
+use alloc::vec;
+use core::future::Future;
+use core::pin::pin;
+use core::task::Poll;
+use smoltcp::iface::{Config, Interface, SocketSet};
+use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, Ipv4Address};
+
+/// Static IPv4 configuration (QEMU's user network by default).
+#[derive(Clone, Copy, Debug)]
+pub struct Ipv4Config {
+    pub address: Ipv4Address,
+    pub prefix: u8,
+    pub gateway: Ipv4Address,
+}
+
+impl Ipv4Config {
+    /// QEMU's user-mode network: guest 10.0.2.15/24, gateway 10.0.2.2.
+    pub const QEMU_USER: Self = Self {
+        address: Ipv4Address::new(10, 0, 2, 15),
+        prefix: 24,
+        gateway: Ipv4Address::new(10, 0, 2, 2),
+    };
+
+    /// Reads `ip=a.b.c.d/n` and `gw=a.b.c.d` from the command line, defaulting to QEMU's.
+    pub fn from_cmdline(cmdline: crate::boot::Cmdline<'_>) -> Self {
+        let mut config = Self::QEMU_USER;
+        if let Some((addr, prefix)) = cmdline.get("ip").and_then(|v| v.split_once('/')) {
+            if let (Ok(addr), Ok(prefix)) = (addr.parse(), prefix.parse()) {
+                config.address = addr;
+                config.prefix = prefix;
+            }
+        }
+        if let Some(gw) = cmdline.get("gw").and_then(|v| v.parse().ok()) {
+            config.gateway = gw;
+        }
+        config
+    }
+}
+
+/// smoltcp's clock: microseconds since boot.
+pub fn smoltcp_now() -> smoltcp::time::Instant {
+    smoltcp::time::Instant::from_micros(time::since_boot().as_micros() as i64)
+}
+
+/// Longest sleep of the network task when nothing is scheduled (interrupts wake it sooner).
+const MAX_SLEEP: Duration = Duration::from_millis(500);
+/// How often parked requests (calls awaiting certification) are looked at.
+const PARKED_POLL: Duration = Duration::from_millis(1);
+
+/// Runs the interface of `nic` and serves HTTP on `port` with `service`, forever.
+pub async fn run(mut nic: Nic, ip: Ipv4Config, port: u16, mut service: impl keel_node::Service) {
+    let mac = nic.device.mac();
+    let mut iface = Interface::new(Config::new(HardwareAddress::Ethernet(mac)), &mut nic.device, smoltcp_now());
+    iface.update_ip_addrs(|addrs| {
+        let _ = addrs.push(IpCidr::new(IpAddress::Ipv4(ip.address), ip.prefix));
+    });
+    let _ = iface.routes_mut().add_default_ipv4_route(ip.gateway);
+    let mut sockets = SocketSet::new(vec![]);
+    let mut server = http::Server::new(&mut sockets, port);
+    log::info!("network: {}/{} via {}, HTTP on port {port}", ip.address, ip.prefix, ip.gateway);
+    loop {
+        if nic.irq.is_some() {
+            nic.device.ack_interrupt();
+        }
+        let next_tick = service.tick(time::unix_time_nanos());
+        iface.poll(smoltcp_now(), &mut nic.device, &mut sockets);
+        server.serve(&mut sockets, &mut service);
+        iface.poll(smoltcp_now(), &mut nic.device, &mut sockets);
+        let delay = iface
+            .poll_delay(smoltcp_now(), &sockets)
+            .map_or(MAX_SLEEP, |d| Duration::from_micros(d.total_micros()))
+            .min(server.next_deadline())
+            .min(if service.has_pending() { PARKED_POLL } else { MAX_SLEEP })
+            .min(next_tick);
+        if delay.is_zero() {
+            crate::executor::yield_now().await;
+            continue;
+        }
+        let sleep = time::timer::sleep(delay);
+        match &nic.irq {
+            Some(irq) => first_of(irq.wait(), sleep).await,
+            None => sleep.await,
+        }
+    }
+}
+
+/// Completes when either future does.
+async fn first_of(a: impl Future<Output = ()>, b: impl Future<Output = ()>) {
+    let (mut a, mut b) = (pin!(a), pin!(b));
+    core::future::poll_fn(|cx| {
+        if a.as_mut().poll(cx).is_ready() || b.as_mut().poll(cx).is_ready() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
+}
