@@ -9,14 +9,15 @@ use crate::request_id::RequestId;
 use crate::route::EffectiveId;
 use alloc::vec::Vec;
 use keel_crypto::cbor::Writer;
-use keel_crypto::hash_tree::HashTree;
+use keel_crypto::hash_tree::MerkleTree;
 use keel_crypto::Principal;
 
 /// The latest certified state, as the state layer hands it over.
 #[derive(Debug, Clone)]
 pub struct CertifiedState {
-    /// The full certified state tree.
-    pub tree: HashTree,
+    /// The full certified state tree, digests memoized (hash it once per certification;
+    /// every read_state and v3/v4 call answer cuts a witness from it).
+    pub tree: MerkleTree,
     /// The subnet's BLS signature (48 bytes) over `\x0Dic-state-root · tree.digest()`.
     pub signature: Vec<u8>,
     /// Root-subnet delegation (`None` on the root subnet, e.g. a single-node network).

@@ -15,6 +15,7 @@ mod lookup;
 mod witness;
 
 pub use labeled::{LabeledTree, LabeledTreeError};
+pub use witness::MerkleTree;
 pub use lookup::{LookupResult, SubtreeLookup};
 
 use crate::hash::{Hash, Sha256};

@@ -5,9 +5,14 @@
 //! contents pruned), which is exactly what `lookup` needs to answer `Absent` rather than
 //! `Unknown` (the IC replica does the same). Everything else becomes `Pruned`.
 //!
-//! Cost: pruned subtrees are hashed, so a witness costs one pass over the tree.
+//! [`MerkleTree`] memoizes every node's digest and the label range under every fork, so a
+//! certified state is hashed once and each witness then costs time proportional to what
+//! it reveals times the depth, not to the size of the state (thousands of calls per
+//! second each want a `/request_status` witness).
 
-use super::{fork_hash, HashTree, Label};
+use super::{empty_hash, fork_hash, labeled_hash, leaf_hash, HashTree, Label};
+use crate::hash::Hash;
+use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
@@ -41,94 +46,196 @@ impl Selection {
     }
 }
 
-/// What to do with one labeled node of a level.
+/// A node with its digest; forks also know the smallest and largest label beneath them
+/// (within the same level).
+#[derive(Debug, Clone)]
+enum Node {
+    Empty,
+    Fork { digest: Hash, range: Option<(Label, Label)>, children: Box<(Node, Node)> },
+    Labeled { digest: Hash, label: Label, child: Box<Node> },
+    Leaf { digest: Hash, value: Vec<u8> },
+    Pruned(Hash),
+}
+
+/// A hash tree with memoized digests, for cutting many witnesses out of one state.
+#[derive(Debug, Clone)]
+pub struct MerkleTree(Node);
+
+impl Node {
+    fn new(tree: &HashTree) -> Node {
+        match tree {
+            HashTree::Empty => Node::Empty,
+            HashTree::Fork(lr) => {
+                let (l, r) = (Node::new(&lr.0), Node::new(&lr.1));
+                let range = match (l.range(), r.range()) {
+                    (Some((lo, _)), Some((_, hi))) | (Some((lo, hi)), None) | (None, Some((lo, hi))) => {
+                        Some((lo.clone(), hi.clone()))
+                    }
+                    (None, None) => None,
+                };
+                Node::Fork { digest: fork_hash(&l.digest(), &r.digest()), range, children: Box::new((l, r)) }
+            }
+            HashTree::Labeled(label, child) => {
+                let child = Node::new(child);
+                Node::Labeled { digest: labeled_hash(label, &child.digest()), label: label.clone(), child: Box::new(child) }
+            }
+            HashTree::Leaf(v) => Node::Leaf { digest: leaf_hash(v), value: v.clone() },
+            HashTree::Pruned(h) => Node::Pruned(*h),
+        }
+    }
+
+    fn digest(&self) -> Hash {
+        match self {
+            Node::Empty => empty_hash(),
+            Node::Fork { digest, .. } | Node::Labeled { digest, .. } | Node::Leaf { digest, .. } => *digest,
+            Node::Pruned(h) => *h,
+        }
+    }
+
+    /// Smallest and largest label of this level under the node.
+    fn range(&self) -> Option<(&Label, &Label)> {
+        match self {
+            Node::Fork { range, .. } => range.as_ref().map(|(lo, hi)| (lo, hi)),
+            Node::Labeled { label, .. } => Some((label, label)),
+            _ => None,
+        }
+    }
+
+    fn to_hash_tree(&self) -> HashTree {
+        match self {
+            Node::Empty => HashTree::Empty,
+            Node::Fork { children, .. } => HashTree::fork(children.0.to_hash_tree(), children.1.to_hash_tree()),
+            Node::Labeled { label, child, .. } => HashTree::labeled(label.clone(), child.to_hash_tree()),
+            Node::Leaf { value, .. } => HashTree::Leaf(value.clone()),
+            Node::Pruned(h) => HashTree::Pruned(*h),
+        }
+    }
+
+    /// Finds the labeled node `label` on this level.
+    fn find(&self, label: &[u8]) -> Option<&Node> {
+        match self {
+            Node::Labeled { label: l, child, .. } if l.as_slice() == label => Some(child),
+            Node::Fork { range: Some((lo, hi)), children, .. } if lo.as_slice() <= label && label <= hi.as_slice() => {
+                children.0.find(label).or_else(|| children.1.find(label))
+            }
+            _ => None,
+        }
+    }
+
+    /// The largest label below `x` on this level.
+    fn predecessor(&self, x: &[u8]) -> Option<&Label> {
+        match self {
+            Node::Labeled { label, .. } => (label.as_slice() < x).then_some(label),
+            Node::Fork { children, .. } => match children.1.range() {
+                Some((lo, _)) if lo.as_slice() < x => children.1.predecessor(x),
+                _ => children.0.predecessor(x),
+            },
+            _ => None,
+        }
+    }
+
+    /// The smallest label above `x` on this level.
+    fn successor(&self, x: &[u8]) -> Option<&Label> {
+        match self {
+            Node::Labeled { label, .. } => (label.as_slice() > x).then_some(label),
+            Node::Fork { children, .. } => match children.0.range() {
+                Some((_, hi)) if hi.as_slice() > x => children.0.successor(x),
+                _ => children.1.successor(x),
+            },
+            _ => None,
+        }
+    }
+}
+
+/// What to reveal of one labeled node.
 #[derive(Clone, Copy)]
-enum Mark<'s> {
-    Prune,
-    /// Keep the label, prune the contents (absence proof).
+enum Reveal<'s> {
+    /// The label with its contents pruned (absence proof).
     Neighbour,
+    /// The label and the selected part of its contents.
     Descend(&'s Selection),
 }
 
-/// The labels of one level, in order (forks flattened).
-fn level_labels(tree: &HashTree) -> Vec<&[u8]> {
-    let mut out = Vec::new();
-    let mut stack = alloc::vec![tree];
-    while let Some(t) = stack.pop() {
-        match t {
-            HashTree::Fork(lr) => {
-                stack.push(&lr.1);
-                stack.push(&lr.0);
-            }
-            HashTree::Labeled(l, _) => out.push(l.as_slice()),
-            _ => {}
-        }
-    }
-    out
-}
-
-fn prune(tree: &HashTree, selection: &Selection) -> HashTree {
+fn prune(node: &Node, selection: &Selection) -> HashTree {
     let children = match selection {
-        Selection::All => return tree.clone(),
+        Selection::All => return node.to_hash_tree(),
         Selection::Some(children) => children,
     };
-    match tree {
-        HashTree::Empty => HashTree::Empty,
+    match node {
+        Node::Empty => HashTree::Empty,
         // A path that continues below a leaf: the leaf itself proves the absence.
-        HashTree::Leaf(_) if !children.is_empty() => tree.clone(),
-        HashTree::Leaf(_) | HashTree::Pruned(_) => HashTree::Pruned(tree.digest()),
-        HashTree::Fork(_) | HashTree::Labeled(..) => {
-            let labels = level_labels(tree);
-            let mut marks = alloc::vec![Mark::Prune; labels.len()];
+        Node::Leaf { .. } if !children.is_empty() => node.to_hash_tree(),
+        Node::Leaf { .. } | Node::Pruned(_) => HashTree::Pruned(node.digest()),
+        Node::Fork { .. } | Node::Labeled { .. } => {
+            let mut reveal: BTreeMap<&[u8], Reveal<'_>> = BTreeMap::new();
             for (label, sub) in children {
-                match labels.binary_search(&label.as_slice()) {
-                    Ok(i) => marks[i] = Mark::Descend(sub),
-                    Err(p) => {
-                        for i in [p.checked_sub(1), Some(p)].into_iter().flatten() {
-                            if let Some(m @ Mark::Prune) = marks.get_mut(i) {
-                                *m = Mark::Neighbour;
-                            }
-                        }
+                if node.find(label).is_some() {
+                    reveal.insert(label, Reveal::Descend(sub));
+                } else {
+                    for n in [node.predecessor(label), node.successor(label)].into_iter().flatten() {
+                        reveal.entry(n).or_insert(Reveal::Neighbour);
                     }
                 }
             }
-            rebuild(tree, &marks, &mut 0).0
+            let targets: Vec<(&[u8], Reveal<'_>)> = reveal.into_iter().collect();
+            rebuild(node, &targets)
         }
     }
 }
 
-/// Rebuilds one level, consuming `marks` in label order; returns whether anything in the
-/// subtree was kept (so untouched forks collapse into one `Pruned`).
-fn rebuild(tree: &HashTree, marks: &[Mark<'_>], next: &mut usize) -> (HashTree, bool) {
-    match tree {
-        HashTree::Fork(lr) => {
-            let (l, keep_l) = rebuild(&lr.0, marks, next);
-            let (r, keep_r) = rebuild(&lr.1, marks, next);
-            if keep_l || keep_r {
-                (HashTree::fork(l, r), true)
-            } else {
-                (HashTree::Pruned(fork_hash(&l.digest(), &r.digest())), false)
-            }
+/// Rebuilds one level keeping exactly `targets` (sorted labels present on this level);
+/// subtrees without targets collapse into their memoized digest.
+fn rebuild(node: &Node, targets: &[(&[u8], Reveal<'_>)]) -> HashTree {
+    if targets.is_empty() {
+        return match node {
+            Node::Empty => HashTree::Empty,
+            other => HashTree::Pruned(other.digest()),
+        };
+    }
+    match node {
+        Node::Fork { children, .. } => {
+            let split = match children.0.range() {
+                Some((_, hi)) => targets.partition_point(|(l, _)| *l <= hi.as_slice()),
+                None => 0,
+            };
+            HashTree::fork(rebuild(&children.0, &targets[..split]), rebuild(&children.1, &targets[split..]))
         }
-        HashTree::Labeled(label, child) => {
-            let mark = marks.get(*next).copied().unwrap_or(Mark::Prune);
-            *next += 1;
-            match mark {
-                Mark::Prune => (HashTree::Pruned(tree.digest()), false),
-                Mark::Neighbour => (HashTree::labeled(label.clone(), HashTree::Pruned(child.digest())), true),
-                Mark::Descend(sub) => (HashTree::labeled(label.clone(), prune(child, sub)), true),
-            }
-        }
-        HashTree::Empty => (HashTree::Empty, false),
-        HashTree::Leaf(_) | HashTree::Pruned(_) => (HashTree::Pruned(tree.digest()), false),
+        Node::Labeled { label, child, .. } => match targets[0].1 {
+            Reveal::Neighbour => HashTree::labeled(label.clone(), HashTree::Pruned(child.digest())),
+            Reveal::Descend(sub) => HashTree::labeled(label.clone(), prune(child, sub)),
+        },
+        other => HashTree::Pruned(other.digest()),
+    }
+}
+
+impl MerkleTree {
+    /// Hashes `tree` once, keeping every digest.
+    pub fn new(tree: &HashTree) -> MerkleTree {
+        MerkleTree(Node::new(tree))
+    }
+
+    /// The root hash.
+    pub fn digest(&self) -> Hash {
+        self.0.digest()
+    }
+
+    /// The full tree.
+    pub fn to_hash_tree(&self) -> HashTree {
+        self.0.to_hash_tree()
+    }
+
+    /// The witness for `paths` (see the module docs). Its digest equals the tree's; no
+    /// paths give a single `Pruned` root.
+    pub fn witness<P: AsRef<[L]>, L: AsRef<[u8]>>(&self, paths: &[P]) -> HashTree {
+        prune(&self.0, &Selection::from_paths(paths))
     }
 }
 
 impl HashTree {
-    /// The witness of this tree for `paths` (see the module docs). Its digest equals
-    /// `self.digest()`. No paths give a single `Pruned` root.
+    /// The witness of this tree for `paths`. Hashes the whole tree; to cut several
+    /// witnesses from one tree, build a [`MerkleTree`] once instead.
     pub fn witness<P: AsRef<[L]>, L: AsRef<[u8]>>(&self, paths: &[P]) -> HashTree {
-        prune(self, &Selection::from_paths(paths))
+        MerkleTree::new(self).witness(paths)
     }
 }
 
@@ -214,5 +321,38 @@ mod tests {
     /// Our CBOR decoded by ic-certification's serde implementation.
     fn serde_cbor_roundtrip(tree: &HashTree) -> ic_certification::HashTree {
         serde_cbor::from_slice(&tree.to_cbor()).unwrap()
+    }
+
+    /// Random trees and random (present and absent) paths: the witness has the tree's
+    /// root hash and answers every requested path exactly as the full tree does.
+    #[test]
+    fn random_witnesses_agree_with_the_full_tree() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        for _ in 0..200 {
+            let mut lt = LabeledTree::new();
+            for _ in 0..next(40) {
+                let path: Vec<Vec<u8>> = (0..1 + next(3)).map(|_| alloc::vec![next(12) as u8]).collect();
+                let _ = lt.insert(&path, LabeledTree::Leaf(alloc::vec![next(256) as u8]));
+            }
+            let tree = lt.to_hash_tree();
+            let merkle = MerkleTree::new(&tree);
+            assert_eq!(merkle.to_hash_tree(), tree);
+            let paths: Vec<Vec<Vec<u8>>> =
+                (0..1 + next(4)).map(|_| (0..1 + next(3)).map(|_| alloc::vec![next(14) as u8]).collect()).collect();
+            let w = merkle.witness(&paths);
+            assert_eq!(w.digest(), tree.digest());
+            for p in &paths {
+                match tree.lookup_path(p) {
+                    LookupResult::Error => {}
+                    expected => assert_eq!(w.lookup_path(p), expected, "path {p:?}"),
+                }
+            }
+        }
     }
 }

@@ -105,7 +105,8 @@ impl TestNode {
         let tree = t.to_hash_tree();
         let cert = Certificate::sign(tree, &self.root_key);
         self.height += 1;
-        self.certified = Some(CertifiedState { tree: cert.tree, signature: cert.signature, delegation: None, height: self.height });
+        let tree = keel_crypto::hash_tree::MerkleTree::new(&cert.tree);
+        self.certified = Some(CertifiedState { tree, signature: cert.signature, delegation: None, height: self.height });
     }
 
     /// Executes a call at once (echo, or a reject for method "reject") and certifies.
