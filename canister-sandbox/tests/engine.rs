@@ -182,3 +182,38 @@ fn compiled_modules_are_reusable_across_canisters() {
     assert_eq!(bump(&mut fork), 3);
     assert_eq!(bump(&mut a), 3);
 }
+
+#[test]
+fn simd_runs_and_v128_globals_persist() {
+    let wasm = reply_module(
+        r#"(global $acc (mut v128) (v128.const i32x4 0 0 0 0))
+           (func (export "canister_update add")
+             (global.set $acc (i32x4.add (global.get $acc) (v128.const i32x4 1 2 3 4)))
+             (v128.store (i32.const 0) (global.get $acc))
+             (call $append (i32.const 0) (i32.const 16)) (call $reply))"#,
+    );
+    let mut h = Harness::new(&wasm, vec![]);
+    h.update("add", vec![]);
+    let r = h.update("add", vec![]).reply().unwrap().to_vec();
+    let lanes: Vec<u32> = r.chunks(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect();
+    assert_eq!(lanes, [2, 4, 6, 8]);
+}
+
+#[test]
+fn transform_context_may_read_arguments_and_reply_but_not_call() {
+    let wasm = wat(
+        r#"(module
+          (import "ic0" "msg_arg_data_size" (func $size (result i32)))
+          (import "ic0" "msg_reply" (func $reply))
+          (import "ic0" "call_perform" (func $perform (result i32)))
+          (func (export "canister_query t") (drop (call $size)) (call $reply))
+          (func (export "canister_query c") (drop (call $perform))))"#,
+    );
+    let mut h = Harness::new(&wasm, vec![]);
+    assert!(h.run(&EntryPoint::Transform("t".into()), message(vec![1])).reply().is_some());
+    let outcome = h.run(&EntryPoint::Transform("c".into()), message(vec![]));
+    assert_eq!(
+        outcome.result,
+        Err(ExecutionError::ContractViolation("\"ic0.call_perform\" cannot be executed in transform mode".into()))
+    );
+}

@@ -13,6 +13,8 @@ pub enum Context {
     ReplicatedQuery,
     NonReplicatedQuery,
     CompositeQuery,
+    /// The transform function of an HTTPS outcall (`TQ`).
+    Transform,
     ReplyCallback,
     RejectCallback,
     CompositeReplyCallback,
@@ -39,6 +41,7 @@ impl Context {
             Context::ReplicatedQuery => "replicated query",
             Context::NonReplicatedQuery => "non-replicated query",
             Context::CompositeQuery => "composite query",
+            Context::Transform => "transform",
             Context::ReplyCallback => "reply callback",
             Context::RejectCallback => "reject callback",
             Context::CompositeReplyCallback => "composite reply callback",
@@ -56,6 +59,7 @@ impl Context {
             self,
             Context::NonReplicatedQuery
                 | Context::CompositeQuery
+                | Context::Transform
                 | Context::CompositeReplyCallback
                 | Context::CompositeRejectCallback
                 | Context::CompositeCleanup
@@ -70,6 +74,7 @@ impl Context {
             Context::ReplicatedQuery
                 | Context::NonReplicatedQuery
                 | Context::CompositeQuery
+                | Context::Transform
                 | Context::CompositeReplyCallback
                 | Context::CompositeRejectCallback
                 | Context::CompositeCleanup
@@ -84,6 +89,7 @@ impl Context {
             Context::ReplicatedQuery
                 | Context::NonReplicatedQuery
                 | Context::CompositeQuery
+                | Context::Transform
                 | Context::CompositeReplyCallback
                 | Context::CompositeRejectCallback
         )
@@ -102,6 +108,7 @@ impl ContextSet {
     pub const RQ: ContextSet = ContextSet(Context::ReplicatedQuery.bit());
     pub const NRQ: ContextSet = ContextSet(Context::NonReplicatedQuery.bit());
     pub const CQ: ContextSet = ContextSet(Context::CompositeQuery.bit());
+    pub const TQ: ContextSet = ContextSet(Context::Transform.bit());
     pub const RY: ContextSet = ContextSet(Context::ReplyCallback.bit());
     pub const RT: ContextSet = ContextSet(Context::RejectCallback.bit());
     pub const CRY: ContextSet = ContextSet(Context::CompositeReplyCallback.bit());

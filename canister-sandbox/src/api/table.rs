@@ -55,12 +55,12 @@ const fn deprecated(name: &'static str, params: &'static [ValueKind], results: &
     ApiFunction { name, params, results, contexts, wasm32_only: true, implementation }
 }
 
-const ARG: C = C::I.or(C::U).or(C::Q).or(C::CQ).or(C::RY).or(C::CRY).or(C::F);
+const ARG: C = C::I.or(C::U).or(C::Q).or(C::TQ).or(C::CQ).or(C::RY).or(C::CRY).or(C::F);
 const CALLER_INFO: C = C::U.or(C::Q).or(C::CQ).or(C::RY).or(C::RT).or(C::CRY).or(C::CRT).or(C::C).or(C::CC).or(C::F);
 const REJECT_CODE: C = C::RY.or(C::RT).or(C::CRY).or(C::CRT).or(C::C);
 const REJECT_MSG: C = C::RT.or(C::CRT);
 const DEADLINE: C = C::U.or(C::Q).or(C::CQ).or(C::RY).or(C::RT).or(C::CRY).or(C::CRT);
-const REPLY: C = C::U.or(C::Q).or(C::CQ).or(C::RY).or(C::RT).or(C::CRY).or(C::CRT);
+const REPLY: C = C::U.or(C::Q).or(C::TQ).or(C::CQ).or(C::RY).or(C::RT).or(C::CRY).or(C::CRT);
 const CYCLES_IN: C = C::U.or(C::RQ).or(C::RT).or(C::RY);
 const REFUNDED: C = C::RT.or(C::RY);
 const BURN: C = C::I.or(C::G).or(C::U).or(C::RQ).or(C::RY).or(C::RT).or(C::C).or(C::T);

@@ -36,6 +36,8 @@ pub enum EntryPoint {
     /// it runs as part of replicated state (called as an update) or not.
     Query(String),
     CompositeQuery(String),
+    /// A query export run as the transform function of an HTTPS outcall.
+    Transform(String),
     /// `canister_inspect_message` for an ingress message to the named method.
     InspectMessage,
     Heartbeat,
@@ -57,6 +59,7 @@ impl EntryPoint {
             EntryPoint::Query(_) if replicated => Context::ReplicatedQuery,
             EntryPoint::Query(_) => Context::NonReplicatedQuery,
             EntryPoint::CompositeQuery(_) => Context::CompositeQuery,
+            EntryPoint::Transform(_) => Context::Transform,
             EntryPoint::InspectMessage => Context::InspectMessage,
             EntryPoint::Heartbeat | EntryPoint::GlobalTimer | EntryPoint::OnLowWasmMemory => Context::SystemTask,
             EntryPoint::Callback { kind, composite, .. } => match (kind, composite) {
@@ -74,7 +77,10 @@ impl EntryPoint {
     pub fn instruction_limit(&self, limits: &Limits) -> NumInstructions {
         match self {
             EntryPoint::Start | EntryPoint::Init | EntryPoint::PreUpgrade | EntryPoint::PostUpgrade => limits.install_instructions,
-            EntryPoint::Query(_) | EntryPoint::CompositeQuery(_) | EntryPoint::Callback { composite: true, .. } => {
+            EntryPoint::Query(_)
+            | EntryPoint::CompositeQuery(_)
+            | EntryPoint::Transform(_)
+            | EntryPoint::Callback { composite: true, .. } => {
                 limits.query_instructions
             }
             EntryPoint::InspectMessage => limits.inspect_message_instructions,
@@ -95,7 +101,7 @@ impl EntryPoint {
             EntryPoint::PreUpgrade => Some("canister_pre_upgrade".into()),
             EntryPoint::PostUpgrade => Some("canister_post_upgrade".into()),
             EntryPoint::Update(m) => Some(format!("canister_update {m}")),
-            EntryPoint::Query(m) => Some(format!("canister_query {m}")),
+            EntryPoint::Query(m) | EntryPoint::Transform(m) => Some(format!("canister_query {m}")),
             EntryPoint::CompositeQuery(m) => Some(format!("canister_composite_query {m}")),
             EntryPoint::InspectMessage => Some("canister_inspect_message".into()),
             EntryPoint::Heartbeat => Some("canister_heartbeat".into()),

@@ -174,7 +174,7 @@ fn prepare_and_call(
 fn method_description(entry: &EntryPoint) -> String {
     match entry {
         EntryPoint::Update(m) => format!("update method '{m}'"),
-        EntryPoint::Query(m) => format!("query method '{m}'"),
+        EntryPoint::Query(m) | EntryPoint::Transform(m) => format!("query method '{m}'"),
         EntryPoint::CompositeQuery(m) => format!("composite query method '{m}'"),
         other => format!("entry point {other:?}"),
     }
