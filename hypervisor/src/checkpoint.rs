@@ -115,7 +115,9 @@ pub struct Store<D> {
     chain_blocks: Vec<u64>,
     chain_len: u32,
     chain_entries: u64,
-    pages: BTreeMap<(MemoryKey, PageIndex), PageLoc>,
+    /// Where each page of each memory lives, as of the committed checkpoint.
+    pages: BTreeMap<MemoryKey, BTreeMap<PageIndex, PageLoc>>,
+    page_count: u64,
     log_blocks: Vec<u64>,
     log_next: u64,
     log_height: Height,
@@ -246,6 +248,7 @@ impl<D: BlockDevice> Store<D> {
             chain_len: 0,
             chain_entries: 0,
             pages: BTreeMap::new(),
+            page_count: 0,
             log_blocks: Vec::new(),
             log_next: NONE,
             log_height: Height(0),
@@ -271,8 +274,8 @@ impl<D: BlockDevice> Store<D> {
     }
 
     /// Number of pages the committed checkpoint holds.
-    pub fn page_count(&self) -> usize {
-        self.pages.len()
+    pub fn page_count(&self) -> u64 {
+        self.page_count
     }
 
     pub fn device(&self) -> &D {
@@ -399,21 +402,35 @@ impl<D: BlockDevice> Store<D> {
             self.dev.write_block(block, page)?;
             entries.push((key, index, PageLoc { block, checksum: page_checksum(key, index, page) }));
         }
-        let mut table = self.pages.clone();
-        table.retain(|(k, _), _| live_keys.contains(k));
-        for (k, i, loc) in &entries {
-            table.insert((*k, *i), *loc);
-        }
+        // Everything below is proportional to the dirty pages and the number of memories,
+        // except a full manifest (amortised, see the module docs).
+        let dropped: Vec<MemoryKey> = self.pages.keys().filter(|k| !live_keys.contains(k)).copied().collect();
+        let dropped_pages: u64 = dropped.iter().map(|k| self.pages.get(k).map_or(0, |m| m.len() as u64)).sum();
+        let added = entries.iter().filter(|(k, i, _)| !self.pages.get(k).is_some_and(|m| m.contains_key(i))).count() as u64;
+        let page_count = self.page_count - dropped_pages + added;
         let chain_entries = self.chain_entries + entries.len() as u64;
-        let full = self.generation == 0 || self.chain_len + 1 >= MAX_CHAIN || chain_entries >= table.len() as u64;
+        let full = self.generation == 0 || self.chain_len + 1 >= MAX_CHAIN || chain_entries >= page_count;
         let log_head = self.alloc(&mut pending)?;
+        let manifest_entries = if full {
+            let fresh: BTreeMap<(MemoryKey, PageIndex), PageLoc> = entries.iter().map(|(k, i, l)| ((*k, *i), *l)).collect();
+            let mut all = Vec::with_capacity(page_count as usize);
+            for (k, m) in self.pages.iter().filter(|(k, _)| live_keys.contains(k)) {
+                for (i, l) in m {
+                    all.push((*k, *i, fresh.get(&(*k, *i)).copied().unwrap_or(*l)));
+                }
+            }
+            all.extend(entries.iter().filter(|(k, i, _)| !self.pages.get(k).is_some_and(|m| m.contains_key(i))).copied());
+            all
+        } else {
+            entries.clone()
+        };
         let manifest = Manifest {
             height,
             full,
             prev: if full { None } else { Some((self.manifest_head, self.generation)) },
             meta: meta.to_vec(),
             live_keys: live_keys.clone(),
-            entries: if full { table.iter().map(|((k, i), loc)| (*k, *i, *loc)).collect() } else { entries },
+            entries: manifest_entries,
             log_head,
             chain_len: if full { 1 } else { self.chain_len + 1 },
             chain_entries: if full { 0 } else { chain_entries },
@@ -425,28 +442,47 @@ impl<D: BlockDevice> Store<D> {
         self.dev.flush()?;
 
         // Committed: the previous generation's blocks that this one no longer references
-        // (superseded pages, an old manifest chain, the old log) become free.
-        if full {
-            self.chain_blocks = blocks;
-        } else {
-            self.chain_blocks.extend(blocks);
+        // (superseded pages, dropped memories, an old manifest chain, the old log) become
+        // free; the bookkeeping is updated incrementally, not rebuilt.
+        for k in dropped {
+            if let Some(m) = self.pages.remove(&k) {
+                for l in m.values() {
+                    self.live.remove(&l.block);
+                }
+            }
         }
+        for (k, i, loc) in entries {
+            if let Some(old) = self.pages.entry(k).or_default().insert(i, loc) {
+                self.live.remove(&old.block);
+            }
+            self.live.insert(loc.block);
+        }
+        if full {
+            for b in core::mem::take(&mut self.chain_blocks) {
+                self.live.remove(&b);
+            }
+        }
+        self.live.extend(blocks.iter().copied());
+        self.chain_blocks.extend(blocks);
+        for b in core::mem::take(&mut self.log_blocks) {
+            self.live.remove(&b);
+        }
+        self.live.remove(&self.log_next);
+        self.live.insert(log_head);
         self.generation = generation;
         self.height = height;
         self.manifest_head = head;
         self.chain_len = manifest.chain_len;
         self.chain_entries = manifest.chain_entries;
-        self.pages = table;
-        self.log_blocks.clear();
+        self.page_count = page_count;
         self.log_next = log_head;
         self.log_height = height;
         self.log_prev = [0; 32];
-        self.rebuild_live();
         Ok(())
     }
 
     fn rebuild_live(&mut self) {
-        let mut live: BTreeSet<u64> = self.pages.values().map(|l| l.block).collect();
+        let mut live: BTreeSet<u64> = self.pages.values().flat_map(|m| m.values().map(|l| l.block)).collect();
         live.extend(self.chain_blocks.iter().copied());
         live.extend(self.log_blocks.iter().copied());
         live.insert(self.log_next);
@@ -613,7 +649,14 @@ impl Loaded {
             chain_blocks: self.chain_blocks,
             chain_len: m.chain_len,
             chain_entries: m.chain_entries,
-            pages: self.table,
+            page_count: self.table.len() as u64,
+            pages: {
+                let mut nested: BTreeMap<MemoryKey, BTreeMap<PageIndex, PageLoc>> = BTreeMap::new();
+                for ((k, i), l) in self.table {
+                    nested.entry(k).or_default().insert(i, l);
+                }
+                nested
+            },
             log_blocks: self.log_blocks,
             log_next: self.log_next,
             log_height,
