@@ -147,6 +147,12 @@ impl<E: Executor> Hypervisor<E> {
         crate::query::query(&self.exec, &self.certified, sender, receiver, method, arg)
     }
 
+    /// Runs `canister_inspect_message` for an ingress update on the certified state; the
+    /// interface calls it before admitting the message to the ingress pool.
+    pub fn inspect_ingress(&self, sender: Principal, receiver: Principal, method: &str, arg: Vec<u8>) -> Result<(), UserError> {
+        crate::query::inspect_message(&self.exec, &self.certified, sender, receiver, method, arg)
+    }
+
     /// Creates an empty canister with `cycles` minted into it, outside of a block (genesis
     /// set-up, benchmarks). Same code path as `provisional_create_canister_with_cycles`.
     pub fn create_canister(&mut self, controller: Principal, cycles: Cycles) -> Result<CanisterId, UserError> {

@@ -34,6 +34,45 @@ pub fn query<E: Executor>(
     q.call(sender, receiver, method, arg, 0)
 }
 
+/// `canister_inspect_message` for an ingress update (ic-reference §7): runs on the
+/// certified state before the message is accepted into a block. Management-canister
+/// calls skip it; a canister without the export accepts; one with it must call
+/// `accept_message`. Non-replicated: nothing it does persists.
+pub fn inspect_message<E: Executor>(
+    exec: &E,
+    state: &ReplicatedState<E>,
+    sender: Principal,
+    receiver: Principal,
+    method: &str,
+    arg: Vec<u8>,
+) -> Result<(), UserError> {
+    if receiver.is_management() {
+        return Ok(());
+    }
+    let cid = state.existing(&receiver)?;
+    let p = state.canister(cid).ok_or_else(|| UserError::new(ErrorCode::CanisterNotFound, "canister not found"))?;
+    let code = p.code.as_ref().ok_or_else(|| {
+        UserError::new(ErrorCode::CanisterWasmModuleNotFound, alloc::format!("Canister {} has no Wasm module", cid.get()))
+    })?;
+    let entry = state.modules.get(&code.hash).ok_or_else(|| UserError::new(ErrorCode::CanisterWasmModuleNotFound, "module missing"))?;
+    if !entry.info.has_inspect_message {
+        return Ok(());
+    }
+    let env = crate::round::environment(state, p, false);
+    let input = MessageInput { caller: sandbox_principal(&sender), arg, method_name: method.into(), ..MessageInput::default() };
+    let mut memory = p.memory.pages.clone();
+    let out = exec.execute(&entry.module, &mut memory, &EntryPoint::InspectMessage, &input, &env);
+    out.result.as_ref().map_err(|t| execution_error(t, cid))?;
+    if out.message_accepted {
+        Ok(())
+    } else {
+        Err(UserError::new(
+            ErrorCode::CanisterRejectedMessage,
+            alloc::format!("Canister {} rejected the message in inspect_message", cid.get()),
+        ))
+    }
+}
+
 fn management_query<E: Executor>(state: &ReplicatedState<E>, sender: Principal, method: &str, arg: &[u8]) -> Result<Vec<u8>, UserError> {
     if method != "canister_status" {
         return Err(UserError::new(ErrorCode::CanisterMethodNotFound, alloc::format!("ic00 method {method} is not a query")));

@@ -592,3 +592,112 @@ fn state_tree_certifies_request_status_and_canister_entries() {
     assert_eq!(leaf(&[b"time"]), keel_hypervisor::state_tree::leb128(n.hv.state().time.0));
     assert_eq!(tree.digest(), n.hv.certified_root_hash());
 }
+
+/// Heartbeats every round; a global timer set for a later block time fires once, then
+/// stays off; inspect_message gates ingress.
+fn ticker(env: &mut Env<'_>) -> Result<(), ExecutionError> {
+    const BEATS: u64 = 0;
+    const FIRED: u64 = 8;
+    match env.entry {
+        EntryPoint::Heartbeat => {
+            let v = env.heap(BEATS) + 1;
+            env.set_heap(BEATS, v);
+        }
+        EntryPoint::GlobalTimer => {
+            let v = env.heap(FIRED) + 1;
+            env.set_heap(FIRED, v);
+        }
+        EntryPoint::Update(m) if m == "arm" => {
+            // Fire two block-seconds from now.
+            env.out.global_timer = Some(env.env.time_nanos + 2_000_000_000);
+            env.reply(vec![]);
+        }
+        EntryPoint::InspectMessage => env.out.message_accepted = env.input.method_name == "arm",
+        EntryPoint::Query(m) if m == "peek" => {
+            let a = env.arg_u64();
+            let v = env.heap(a);
+            env.reply_u64(v);
+        }
+        EntryPoint::Init => {}
+        _ => return Err(ExecutionError::MethodNotFound(String::new())),
+    }
+    Ok(())
+}
+
+#[test]
+fn heartbeats_and_global_timer_run_from_block_time() {
+    let exec = TestExecutor::default().with("ticker", ticker, &["arm", "other"], &["peek"]).with_hooks("ticker", true, true, true);
+    let mut n = Node::new(exec, SubnetType::Application);
+    let c = n.install(USER, "ticker", 10 * T);
+    let peek = |n: &Node, a: u64| u64_of(&n.hv.query(USER, c.to_principal(), "peek", a.to_le_bytes().to_vec()).unwrap());
+    let beats = peek(&n, 0);
+    n.round(vec![]);
+    n.round(vec![]);
+    assert_eq!(peek(&n, 0), beats + 2, "one heartbeat per round");
+    n.update(USER, c.to_principal(), "arm", vec![]).unwrap();
+    assert_eq!(peek(&n, 8), 0);
+    for _ in 0..5 {
+        n.round(vec![]);
+    }
+    assert_eq!(peek(&n, 8), 1, "the timer fired exactly once");
+    assert_eq!(n.hv.state().canister(c).unwrap().global_timer, 0);
+    // inspect_message accepts `arm`, refuses `other`.
+    assert!(n.hv.inspect_ingress(USER, c.to_principal(), "arm", vec![]).is_ok());
+    let e = n.hv.inspect_ingress(USER, c.to_principal(), "other", vec![]).unwrap_err();
+    assert_eq!(e.code, ErrorCode::CanisterRejectedMessage);
+    n.assert_cycles_conserved();
+}
+
+#[test]
+fn ingress_is_deduplicated_expires_and_is_pruned_after_retention() {
+    let mut n = Node::new(executor(), SubnetType::Application);
+    let c = n.install(USER, "counter", 10 * T);
+    let ing = n.ingress(USER, c.to_principal(), "inc", vec![]);
+    let id = ing.id;
+    n.round(vec![ing.clone(), ing.clone()]);
+    n.round(vec![ing.clone()]);
+    assert_eq!(u64_of(&n.hv.query(USER, c.to_principal(), "get", vec![]).unwrap()), 1, "executed once");
+    // Expired on arrival: never executed, never recorded.
+    let mut late = n.ingress(USER, c.to_principal(), "inc", vec![]);
+    late.expiry = keel_hypervisor::ids::Time(1);
+    let late_id = late.id;
+    n.round(vec![late]);
+    assert!(!n.hv.state().ingress.contains_key(&late_id));
+    // After the retention period the reply is dropped (`done`); the id stays until expiry.
+    let h = n.hv.height().next();
+    let later = n.hv.state().time.0 + n.hv.state().config.ingress_retention_ns + 1;
+    n.hv.execute_round(&keel_hypervisor::Block { height: h, time: keel_hypervisor::ids::Time(later), randomness: [0; 32], ingress: vec![] }).unwrap();
+    assert_eq!(n.status(&id), IngressStatus::Done);
+    let h = n.hv.height().next();
+    n.hv.execute_round(&keel_hypervisor::Block { height: h, time: keel_hypervisor::ids::Time(u64::MAX / 2 + 1), randomness: [0; 32], ingress: vec![] }).unwrap();
+    assert!(!n.hv.state().ingress.contains_key(&id), "pruned after expiry");
+}
+
+#[test]
+fn snapshots_are_listed_deleted_and_owned_by_their_canister() {
+    let mut n = Node::new(executor(), SubnetType::Application);
+    let c = n.install(USER, "counter", 10 * T);
+    let other = n.install(USER, "counter", 10 * T);
+    let take = candid::encode(&[(Type::record(&[("canister_id", Type::Principal)]), Value::record(&[("canister_id", Value::Principal(c.to_principal()))]))]).unwrap();
+    let r = n.update(USER, Principal::MANAGEMENT_CANISTER, "take_canister_snapshot", take.clone()).unwrap();
+    n.update(USER, Principal::MANAGEMENT_CANISTER, "take_canister_snapshot", take).unwrap();
+    let id = candid::decode_record(&r).unwrap().req("id").unwrap().as_blob().unwrap().to_vec();
+    let list = |n: &mut Node| {
+        let r = n.update(USER, Principal::MANAGEMENT_CANISTER, "list_canister_snapshots", canister_id_arg(c)).unwrap();
+        candid::decode(&r).unwrap()[0].as_vec().unwrap().len()
+    };
+    assert_eq!(list(&mut n), 2);
+    let del = |cid: CanisterId, id: &[u8]| {
+        candid::encode(&[(
+            Type::record(&[("canister_id", Type::Principal), ("snapshot_id", Type::blob())]),
+            Value::record(&[("canister_id", Value::Principal(cid.to_principal())), ("snapshot_id", Value::Blob(id.to_vec()))]),
+        )])
+        .unwrap()
+    };
+    // Another canister's id does not name this snapshot.
+    let e = n.update(USER, Principal::MANAGEMENT_CANISTER, "delete_canister_snapshot", del(other, &id)).unwrap_err();
+    assert_eq!(e.code, ErrorCode::CanisterSnapshotNotFound);
+    n.update(USER, Principal::MANAGEMENT_CANISTER, "delete_canister_snapshot", del(c, &id)).unwrap();
+    assert_eq!(list(&mut n), 1);
+    n.assert_cycles_conserved();
+}

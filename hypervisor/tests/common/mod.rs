@@ -171,6 +171,16 @@ impl TestExecutor {
         self
     }
 
+    /// Declares system exports of program `name`.
+    pub fn with_hooks(mut self, name: &str, heartbeat: bool, timer: bool, inspect: bool) -> Self {
+        if let Some((_, info)) = self.programs.get_mut(name.as_bytes()) {
+            info.has_heartbeat = heartbeat;
+            info.has_global_timer = timer;
+            info.has_inspect_message = inspect;
+        }
+        self
+    }
+
     pub fn with_composite(mut self, name: &str, methods: &[&str]) -> Self {
         if let Some((_, info)) = self.programs.get_mut(name.as_bytes()) {
             info.composite_queries = methods.iter().map(|s| s.to_string()).collect();
