@@ -122,10 +122,7 @@ impl<E: Executor> Hypervisor<E> {
             .collect();
         self.digests.retain(|k, _| live.contains(k));
         let mut w = Writer::new();
-        // Global part: everything in the metadata except the partitions.
-        let mut global = self.state.clone();
-        global.canisters.clear();
-        w.raw(&global.encode_meta());
+        self.state.encode_global(&mut w);
         for (id, h) in &self.canister_hashes {
             w.u64(id.get()).raw(h);
         }

@@ -2,6 +2,14 @@
 //! canister and turns (state, finalized block) into the next state deterministically;
 //! it runs the management canister `aaaaa-aa`, charges cycles, builds the certified state
 //! tree, and persists state as incremental crash-atomic checkpoints on a [`BlockDevice`].
+//!
+//! What the node calls, all on [`Hypervisor`]:
+//! * [`Hypervisor::execute_round`]`(&Block) -> state hash` for each finalized block, in
+//!   height order (log the block with [`Store::append_log`] first);
+//! * [`Hypervisor::state_tree`] / [`Hypervisor::certified_root_hash`] for certification;
+//! * [`Hypervisor::query`] and [`Hypervisor::inspect_ingress`] on the certified snapshot;
+//! * [`Hypervisor::checkpoint`] every N rounds and [`Hypervisor::recover`] at boot, over
+//!   any [`BlockDevice`] (virtio-blk in the kernel, [`MemBlockDevice`] or a file on the host).
 #![forbid(unsafe_code)]
 #![cfg_attr(target_os = "none", no_std)]
 

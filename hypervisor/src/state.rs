@@ -248,7 +248,17 @@ impl<E: Executor> ReplicatedState<E> {
     /// The canonical encoding of everything except memory pages (checkpoint metadata).
     pub fn encode_meta(&self) -> Vec<u8> {
         let mut w = Writer::new();
-        self.config.encode(&mut w);
+        self.encode_global(&mut w);
+        w.u32(self.canisters.len() as u32);
+        for p in self.canisters.values() {
+            crate::persistence::encode_partition(&mut w, p);
+        }
+        w.finish()
+    }
+
+    /// Everything but the partitions (subnet-level state), canonically encoded.
+    pub(crate) fn encode_global(&self, w: &mut Writer) {
+        self.config.encode(w);
         w.u64(self.height.0).u64(self.time.0).raw(&self.randomness);
         w.u64(self.next_canister).u64(self.next_memory_key).u64(self.rand_counter);
         w.u128(self.minted.get()).u128(self.burned.get());
@@ -259,17 +269,12 @@ impl<E: Executor> ReplicatedState<E> {
         w.u32(self.ingress.len() as u32);
         for (id, rec) in &self.ingress {
             w.raw(&id.0);
-            rec.encode(&mut w);
+            rec.encode(w);
         }
         w.u32(self.management_queue.len() as u32);
         for r in &self.management_queue {
-            r.encode(&mut w);
+            r.encode(w);
         }
-        w.u32(self.canisters.len() as u32);
-        for p in self.canisters.values() {
-            crate::persistence::encode_partition(&mut w, p);
-        }
-        w.finish()
     }
 
     /// The parts of [`ReplicatedState::encode_meta`] before the module store.
