@@ -34,6 +34,8 @@ pub enum RequestError {
     UnknownSubnet,
     /// No certified state yet (503).
     NoCertifiedState,
+    /// The node is not healthy yet (503).
+    Unhealthy(crate::status::HealthStatus),
 }
 
 impl RequestError {
@@ -44,7 +46,7 @@ impl RequestError {
             RequestError::Route(e) => e.status(),
             RequestError::ReadState(e) => e.status(),
             RequestError::UnknownSubnet => 404,
-            RequestError::NoCertifiedState => 503,
+            RequestError::NoCertifiedState | RequestError::Unhealthy(_) => 503,
             RequestError::ContentType
             | RequestError::Envelope(_)
             | RequestError::WrongRequestType { .. }
@@ -76,6 +78,7 @@ impl core::fmt::Display for RequestError {
             RequestError::ReadState(e) => write!(f, "{e}"),
             RequestError::UnknownSubnet => f.write_str("Subnet not found"),
             RequestError::NoCertifiedState => f.write_str("Certified state is not available yet"),
+            RequestError::Unhealthy(h) => write!(f, "Replica is unhealthy: {}", h.as_str()),
         }
     }
 }

@@ -12,6 +12,7 @@
 //! * [`expiry`], [`signature`], [`delegation`]: the ingress window and sender authentication.
 //! * [`management`], [`candid`]: effective canister ids of management canister calls.
 //! * [`status`], [`call`], [`query`], [`read_state`], [`certificate`], [`reject`]: responses.
+//! * [`state_tree`]: the labels and leaf encodings of the certified state clients read.
 #![forbid(unsafe_code)]
 #![cfg_attr(target_os = "none", no_std)]
 extern crate alloc;
@@ -32,6 +33,7 @@ pub mod request_id;
 pub mod route;
 pub mod service;
 pub mod signature;
+pub mod state_tree;
 pub mod status;
 
 pub use keel_crypto::Principal;

@@ -3,7 +3,6 @@
 
 use crate::certificate::{Certificate, CertificateDelegation};
 use crate::envelope::Path;
-use crate::expiry::Time;
 use crate::http::HttpResponse;
 use crate::request_id::RequestId;
 use crate::route::EffectiveId;
@@ -161,9 +160,4 @@ pub fn response(certificate: &Certificate) -> HttpResponse {
     let mut w = Writer::self_describing();
     w.map(1).text("certificate").bytes(&certificate.to_cbor());
     HttpResponse::cbor(200, w.into_bytes())
-}
-
-/// The `/time` leaf encoding (ULEB128 nanoseconds), for state layers building the tree.
-pub fn time_leaf(time: Time) -> Vec<u8> {
-    crate::request_id::uleb128(time.0)
 }

@@ -102,6 +102,10 @@ fn dispatch<S: StateReader, Q: QueryExecutor>(
         };
         return Ok(Action::Respond(HttpResponse::cbor(200, status.to_cbor())));
     }
+    // Only a healthy node takes requests; clients retry 503 (ic-agent up to 6 times).
+    if health != HealthStatus::Healthy {
+        return Err(RequestError::Unhealthy(health));
+    }
     if request.content_type.as_deref() != Some(CBOR) {
         return Err(RequestError::ContentType);
     }

@@ -267,3 +267,60 @@ fn no_certified_state_is_503() {
     let rs = format!("/api/v2/canister/{}/read_state", cid());
     assert_eq!(node.serve(&post(&rs, anonymous_read_state(&[&[b"time"]]))).status, 503);
 }
+
+#[test]
+fn unhealthy_node_answers_503_but_status_still_works() {
+    let mut node = TestNode::new();
+    node.health = keel_interface::status::HealthStatus::WaitingForCertifiedState;
+    let rs = format!("/api/v2/canister/{}/read_state", cid());
+    let r = node.serve(&post(&rs, anonymous_read_state(&[&[b"time"]])));
+    assert_eq!((r.status, body_text(&r)), (503, "Replica is unhealthy: waiting_for_certified_state".to_string()));
+    let status = keel_interface::http::HttpRequest {
+        method: keel_interface::http::Method::Get,
+        path: "/api/v2/status".into(),
+        content_type: None,
+        keep_alive: true,
+        body: vec![],
+    };
+    let r = node.serve(&status);
+    assert_eq!(r.status, 200);
+    let Value::Map(m) = untag(serde_cbor::from_slice(&r.body).unwrap()) else { panic!("map") };
+    assert_eq!(m.get(&text("replica_health_status")), Some(&text("waiting_for_certified_state")));
+    assert_eq!(m.get(&text("certified_height")), Some(&Value::Integer(1)));
+}
+
+/// agent-js 3.x uses v3 call (and v2 query / v2 read_state, covered above): the 200 body
+/// is `{status: "replied", certificate}` and the certificate passes ic-agent's checks.
+#[test]
+fn v3_call_certificate_is_accepted_by_ic_agent() {
+    let mut node = TestNode::new();
+    let a = agent(BasicIdentity::from_raw_key(&[1; 32]));
+    a.set_root_key(node.root_key_der());
+    let signed = a.update(&cid(), "echo").with_arg(vec![7]).sign().unwrap();
+    let r = node.serve(&post(&format!("/api/v3/canister/{}/call", cid()), signed.signed_update));
+    assert_eq!(r.status, 200, "{}", body_text(&r));
+    let response: ic_transport_types::TransportCallResponse = serde_cbor::from_slice(&r.body).unwrap();
+    let ic_transport_types::TransportCallResponse::Replied { certificate } = response else { panic!("{response:?}") };
+    let cert: ic_agent::Certificate = serde_cbor::from_slice(&certificate).unwrap();
+    a.verify(&cert, cid()).unwrap();
+    let reply = ic_agent::lookup_value(&cert, [b"request_status".as_slice(), signed.request_id.as_slice(), b"reply"]).unwrap();
+    assert_eq!(reply, &[7]);
+}
+
+#[test]
+fn non_replicated_rejections_decode_as_the_agent_expects() {
+    use keel_interface::reject::{Reject, RejectCode};
+    use keel_interface::route::CallVersion;
+    let reject = Reject { code: RejectCode::CanisterReject, message: "refused".into(), error_code: "IC0406".into() };
+    let v4 = keel_interface::call::rejected_before_consensus(CallVersion::V4, &reject);
+    assert_eq!(v4.status, 200);
+    match serde_cbor::from_slice::<ic_transport_types::TransportCallResponse>(&v4.body).unwrap() {
+        ic_transport_types::TransportCallResponse::NonReplicatedRejection(r) => {
+            assert_eq!((r.reject_message.as_str(), r.error_code.as_deref()), ("refused", Some("IC0406")));
+        }
+        other => panic!("{other:?}"),
+    }
+    let v2 = keel_interface::call::rejected_before_consensus(CallVersion::V2, &reject);
+    let r: ic_agent::agent::RejectResponse = serde_cbor::from_slice(&v2.body).unwrap();
+    assert_eq!(r.reject_code, ic_agent::agent::RejectCode::CanisterReject);
+}

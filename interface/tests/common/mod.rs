@@ -4,7 +4,6 @@
 #![allow(dead_code)]
 
 use keel_crypto::bls;
-use keel_crypto::cbor::Writer;
 use keel_crypto::hash_tree::LabeledTree;
 use keel_interface::certificate::{root_subnet_id, Certificate};
 use keel_interface::envelope::CallContent;
@@ -16,6 +15,7 @@ use keel_interface::reject::{Reject, RejectCode};
 use keel_interface::request_id::RequestId;
 use keel_interface::route::{CallVersion, EffectiveId};
 use keel_interface::service::{handle, Action, Config, IngressCall, QueryExecutor};
+use keel_interface::state_tree::{self, RequestStatus};
 use keel_interface::status::HealthStatus;
 use keel_interface::{call, Principal};
 use std::collections::BTreeMap;
@@ -33,19 +33,13 @@ pub fn now() -> Time {
     Time(SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64)
 }
 
-/// `#6.55799([[start, end]])`, the canister range encoding.
-fn ranges_cbor(start: &Principal, end: &Principal) -> Vec<u8> {
-    let mut w = Writer::self_describing();
-    w.array(1).array(2).bytes(start.as_slice()).bytes(end.as_slice());
-    w.into_bytes()
-}
-
 pub struct TestNode {
     pub root_key: bls::SecretKey,
     pub config: Config,
     pub requests: BTreeMap<RequestId, (RequestOrigin, QueryOutcome)>,
     pub certified: Option<CertifiedState>,
     pub height: u64,
+    pub health: HealthStatus,
 }
 
 impl TestNode {
@@ -60,7 +54,7 @@ impl TestNode {
             subnet_id,
             signer: NodeSigner::from_seed([12; 32]),
         };
-        let mut node = TestNode { root_key, config, requests: BTreeMap::new(), certified: None, height: 0 };
+        let mut node = TestNode { root_key, config, requests: BTreeMap::new(), certified: None, height: 0, health: HealthStatus::Healthy };
         node.certify(now());
         node
     }
@@ -71,39 +65,27 @@ impl TestNode {
 
     /// Rebuilds the state tree and signs it (what consensus + hypervisor do per round).
     pub fn certify(&mut self, time: Time) {
-        let sid = self.config.subnet_id;
-        let sid = sid.as_slice();
-        let (start, end) = (Principal::from_canister_index(0), Principal::from_canister_index(0xfffff));
-        let mut t = LabeledTree::new();
-        let leaf = LabeledTree::Leaf;
-        t.insert(&[&b"time"[..]], leaf(keel_interface::read_state::time_leaf(time))).unwrap();
-        t.insert(&[&b"subnet"[..], sid, b"public_key"], leaf(self.config.root_key_der.clone())).unwrap();
-        t.insert(&[&b"subnet"[..], sid, b"type"], leaf(b"application".to_vec())).unwrap();
-        t.insert(&[&b"subnet"[..], sid, b"canister_ranges"], leaf(ranges_cbor(&start, &end))).unwrap();
+        let ranges = [(Principal::from_canister_index(0), Principal::from_canister_index(0xfffff))];
         let signer = &self.config.signer;
-        t.insert(
-            &[&b"subnet"[..], sid, b"node", signer.node_id.as_slice(), b"public_key"],
-            leaf(signer.key.public_key_der().to_vec()),
-        )
-        .unwrap();
-        t.insert(&[&b"canister_ranges"[..], sid, start.as_slice()], leaf(ranges_cbor(&start, &end))).unwrap();
+        let nodes = [(signer.node_id, signer.key.public_key_der().to_vec())];
+        let mut t = LabeledTree::new();
+        state_tree::insert_time(&mut t, time).unwrap();
+        let info = state_tree::SubnetInfo {
+            subnet_id: self.config.subnet_id,
+            public_key_der: &self.config.root_key_der,
+            subnet_type: "application",
+            canister_ranges: &ranges,
+            nodes: &nodes,
+        };
+        state_tree::insert_subnet(&mut t, &info).unwrap();
         for (rid, (_, outcome)) in &self.requests {
-            let path = |field: &'static str| [&b"request_status"[..], &rid.0[..], field.as_bytes()];
-            match outcome {
-                QueryOutcome::Replied(arg) => {
-                    t.insert(&path("status"), leaf(b"replied".to_vec())).unwrap();
-                    t.insert(&path("reply"), leaf(arg.clone())).unwrap();
-                }
-                QueryOutcome::Rejected(r) => {
-                    t.insert(&path("status"), leaf(b"rejected".to_vec())).unwrap();
-                    t.insert(&path("reject_code"), leaf(keel_interface::request_id::uleb128(r.code as u64))).unwrap();
-                    t.insert(&path("reject_message"), leaf(r.message.clone().into_bytes())).unwrap();
-                    t.insert(&path("error_code"), leaf(r.error_code.clone().into_bytes())).unwrap();
-                }
-            }
+            let status = match outcome {
+                QueryOutcome::Replied(arg) => RequestStatus::Replied(arg.clone()),
+                QueryOutcome::Rejected(r) => RequestStatus::Rejected(r.clone()),
+            };
+            state_tree::insert_request_status(&mut t, rid, &status).unwrap();
         }
-        let tree = t.to_hash_tree();
-        let cert = Certificate::sign(tree, &self.root_key);
+        let cert = Certificate::sign(t.to_hash_tree(), &self.root_key);
         self.height += 1;
         let tree = keel_crypto::hash_tree::MerkleTree::new(&cert.tree);
         self.certified = Some(CertifiedState { tree, signature: cert.signature, delegation: None, height: self.height });
@@ -121,7 +103,7 @@ impl TestNode {
 
     /// One request through the interface, with calls executed synchronously.
     pub fn serve(&mut self, request: &keel_interface::http::HttpRequest) -> keel_interface::http::HttpResponse {
-        match handle(&self.config, request, now(), HealthStatus::Healthy, &*self, &mut Executor) {
+        match handle(&self.config, request, now(), self.health, &*self, &mut Executor) {
             Action::Respond(r) => r,
             Action::Submit(call) => {
                 self.execute(&call);
