@@ -178,14 +178,12 @@ impl Walk {
                     self.data.push(DataSegment { offset, bytes: data.data.to_vec() });
                 }
             }
-            Payload::CodeSectionStart { size, .. } => {
-                if u64::from(size) > MAX_CODE_SECTION_BYTES {
-                    return Err(ValidationError::TooMany {
-                        what: "bytes of code section",
-                        count: u64::from(size),
-                        limit: MAX_CODE_SECTION_BYTES,
-                    });
-                }
+            Payload::CodeSectionStart { size, .. } if u64::from(size) > MAX_CODE_SECTION_BYTES => {
+                return Err(ValidationError::TooMany {
+                    what: "bytes of code section",
+                    count: u64::from(size),
+                    limit: MAX_CODE_SECTION_BYTES,
+                });
             }
             Payload::CodeSectionEntry(body) => {
                 let mut reader = body.get_operators_reader().map_err(wasm_error)?;
