@@ -99,6 +99,8 @@ impl core::fmt::Display for HttpError {
 struct Head {
     header_len: usize,
     body_len: usize,
+    /// The client sent `Expect: 100-continue` and waits for an interim response.
+    expects_continue: bool,
     request: HttpRequest,
 }
 
@@ -134,7 +136,7 @@ fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<Head>, HttpError> {
     let path = String::from(target.split('?').next().unwrap_or(target));
     // HTTP/1.1 keeps connections open unless told otherwise; HTTP/1.0 closes by default.
     let mut keep_alive = req.version == Some(1);
-    let (mut body_len, mut content_type) = (None, None);
+    let (mut body_len, mut content_type, mut expects_continue) = (None, None, false);
     for h in req.headers.iter() {
         let value = core::str::from_utf8(h.value).map_err(|_| HttpError::Malformed)?.trim();
         if h.name.eq_ignore_ascii_case("content-length") {
@@ -153,6 +155,8 @@ fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<Head>, HttpError> {
                     keep_alive = true;
                 }
             }
+        } else if h.name.eq_ignore_ascii_case("expect") {
+            expects_continue = value.eq_ignore_ascii_case("100-continue");
         } else if h.name.eq_ignore_ascii_case("content-type") {
             let media = value.split(';').next().unwrap_or("").trim();
             content_type = Some(media.to_ascii_lowercase());
@@ -162,7 +166,8 @@ fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<Head>, HttpError> {
     if body_len > limits.max_body_bytes {
         return Err(HttpError::BodyTooLarge);
     }
-    Ok(Some(Head { header_len, body_len, request: HttpRequest { method, path, content_type, keep_alive, body: Vec::new() } }))
+    let request = HttpRequest { method, path, content_type, keep_alive, body: Vec::new() };
+    Ok(Some(Head { header_len, body_len, expects_continue: expects_continue && body_len > 0, request }))
 }
 
 impl HttpParser {
@@ -184,6 +189,19 @@ impl HttpParser {
     /// Whether a request has started arriving but is not complete (for the 408 timer).
     pub fn in_progress(&self) -> bool {
         !self.buf.is_empty()
+    }
+
+    /// Whether the kernel should now write [`CONTINUE`]: the head of a request with
+    /// `Expect: 100-continue` has arrived (and passed the limits) but its body has not.
+    /// Returns `true` once per request (curl waits a second for this on large bodies).
+    pub fn take_continue(&mut self) -> bool {
+        match &mut self.head {
+            Some(head) if head.expects_continue => {
+                head.expects_continue = false;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// The next complete request, `Ok(None)` if more bytes are needed.
@@ -213,6 +231,9 @@ pub struct HttpResponse {
     /// Body bytes.
     pub body: Vec<u8>,
 }
+
+/// The interim response to `Expect: 100-continue`.
+pub const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
 /// Media type of IC request and response bodies.
 pub const CBOR: &str = "application/cbor";
@@ -328,6 +349,23 @@ mod tests {
         let mut p = HttpParser::new(Limits::default());
         p.feed(b"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n");
         assert_eq!(p.next_request(), Err(HttpError::Malformed));
+    }
+
+    #[test]
+    fn expect_continue_once() {
+        let mut p = HttpParser::new(Limits::default());
+        p.feed(b"POST /x HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n");
+        assert!(!p.take_continue()); // head not parsed yet
+        assert_eq!(p.next_request(), Ok(None));
+        assert!(p.take_continue());
+        assert!(!p.take_continue());
+        p.feed(b"ok");
+        assert_eq!(p.next_request().unwrap().unwrap().body, b"ok");
+        // Refused bodies get their error instead of a 100.
+        let mut p = HttpParser::new(Limits { max_body_bytes: 1, ..Limits::default() });
+        p.feed(b"POST /x HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n");
+        assert_eq!(p.next_request(), Err(HttpError::BodyTooLarge));
+        assert!(!p.take_continue());
     }
 
     #[test]

@@ -177,7 +177,11 @@ fn connection(mut stream: TcpStream, node: Arc<Mutex<TestNode>>) {
                 }
                 continue;
             }
-            Ok(None) => {}
+            Ok(None) => {
+                if parser.take_continue() && stream.write_all(keel_interface::http::CONTINUE).is_err() {
+                    return;
+                }
+            }
             Err(e) => {
                 let response = keel_interface::http::HttpResponse::text(e.status(), &e.to_string());
                 let _ = stream.write_all(&response.to_bytes(false));
