@@ -69,7 +69,11 @@ fn call_functions_need_call_new_first() {
              (drop (call $perform))
              ;; an unfinished second call is dropped, its cycles returned
              (call $new_call)
-             (call $cycles (i64.const 0) (i64.const 7)))"#,
+             (call $cycles (i64.const 0) (i64.const 7)))
+           (func (export "canister_update perform_then_trap")
+             (call $new_call) (call $cycles (i64.const 0) (i64.const 500)) (drop (call $perform))
+             (call $reply)
+             unreachable)"#,
     );
     let mut h = Harness::new(&wasm, vec![]);
     for method in ["orphan_append", "orphan_perform"] {
@@ -92,6 +96,12 @@ fn call_functions_need_call_new_first() {
     assert_eq!((call.on_reply.fun, call.on_reply.env, call.on_reject.fun, call.on_reject.env), (1, 2, 3, 4));
     assert_eq!(call.on_cleanup.map(|c| (c.fun, c.env)), Some((5, 6)));
     assert_eq!(outcome.cycles_sent, Cycles::new(500));
+
+    // A trap voids every effect: the performed call, its cycles and the reply.
+    let outcome = h.update("perform_then_trap", vec![]);
+    assert_eq!(outcome.result, Err(ExecutionError::Trapped("unreachable".into())));
+    assert!(outcome.calls.is_empty() && outcome.response.is_none());
+    assert_eq!(outcome.cycles_sent, Cycles::ZERO);
 }
 
 #[test]
