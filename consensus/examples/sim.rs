@@ -2,11 +2,13 @@
 //!
 //! `cargo run -p keel-consensus --features sim --example sim -- --preset adversarial --nodes 4 --seeds 0..100`
 //! `cargo run -p keel-consensus --features sim --example sim -- --preset adversarial --nodes 4 --seed 17`
+//! `cargo run -p keel-consensus --features sim --example sim -- --nodes 4 --bench 100` (finalization rate)
+//! Add `--crypto bls` to use real Ed25519 + threshold BLS instead of the fast keyed-hash scheme.
 
 use std::time::Instant;
 
 use keel_consensus::ic_crypto::IcCrypto;
-use keel_consensus::sim::{Preset, SimConfig, run_seed, run_seed_with, run_sweep, run_sweep_with};
+use keel_consensus::sim::{Preset, SimConfig, finalization_benchmark, run_seed, run_seed_with, run_sweep, run_sweep_with};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -17,6 +19,18 @@ fn main() {
         std::process::exit(2);
     };
     let nodes: u32 = get("--nodes").and_then(|n| n.parse().ok()).unwrap_or(4);
+    if let Some(heights) = get("--bench").and_then(|h| h.parse::<u64>().ok()) {
+        let start = Instant::now();
+        let r = finalization_benchmark(nodes, heights, 0..10);
+        println!(
+            "bench n={nodes}: {:.2} finalized heights per simulated second ({} heights, {:.0} messages per height), wall {:.2} s",
+            r.finalization_rate(),
+            r.heights,
+            r.messages as f64 / r.heights.max(1) as f64,
+            start.elapsed().as_secs_f64()
+        );
+        return;
+    }
     let cfg = SimConfig::preset(preset, nodes);
     // `--crypto bls` runs real Ed25519 + threshold BLS instead of the fast keyed-hash scheme.
     let bls = get("--crypto").is_some_and(|c| c == "bls");

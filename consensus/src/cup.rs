@@ -126,11 +126,11 @@ impl<C: crate::crypto::Crypto> crate::node::ConsensusNode<C> {
             self.out.push(crate::node::Output::Broadcast(crate::message::Message::Share(s)));
             progressed = true;
         }
-        if self.cup_shares.count(h, &subject) >= self.cfg.size.quorum() {
-            if let Ok(signature) = self.crypto.combine(&msg, &self.cup_shares.shares(h, &subject)) {
-                self.adopt_cup(CatchUpPackage { content, signature });
-                progressed = true;
-            }
+        if self.cup_shares.count(h, &subject) >= self.cfg.size.quorum()
+            && let Ok(signature) = self.crypto.combine(&msg, &self.cup_shares.shares(h, &subject))
+        {
+            self.adopt_cup(CatchUpPackage { content, signature });
+            progressed = true;
         }
         progressed
     }

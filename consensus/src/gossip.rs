@@ -151,10 +151,10 @@ impl<C: Crypto> ConsensusNode<C> {
                 }
                 for kind in [VoteKind::Notarization, VoteKind::Finalization] {
                     for (block, signature) in p.votes(kind).by_signer(me) {
-                        if kind == VoteKind::Notarization {
-                            if let Some(b) = p.blocks.get(&block) {
-                                msgs.push(Message::Block(b.signed.clone()));
-                            }
+                        if kind == VoteKind::Notarization
+                            && let Some(b) = p.blocks.get(&block)
+                        {
+                            msgs.push(Message::Block(b.signed.clone()));
                         }
                         msgs.push(Message::Vote(Vote { kind, height: h, block, signer: me, signature }));
                     }

@@ -68,12 +68,10 @@ impl IngressPool {
     }
 
     fn remove(&mut self, id: &MessageId) {
-        if let Some(p) = self.pending.remove(id) {
-            if let Some(peer) = p.from {
-                if let Some(c) = self.per_peer.get_mut(&peer) {
-                    *c = c.saturating_sub(1);
-                }
-            }
+        if let Some(Pooled { from: Some(peer), .. }) = self.pending.remove(id)
+            && let Some(c) = self.per_peer.get_mut(&peer)
+        {
+            *c = c.saturating_sub(1);
         }
     }
 

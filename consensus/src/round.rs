@@ -466,11 +466,11 @@ impl<C: Crypto> ConsensusNode<C> {
         if !self.cfg.size.contains(v.signer) {
             return self.misbehaved(from, Misbehavior::NotAMember);
         }
-        let Some(p) = self.pool.at(v.height) else {
+        if !self.pool.accepts(v.height) {
             self.stats.over_limit += 1;
             return;
-        };
-        if p.votes(v.kind).contains(&v.block, v.signer) || p.has_set(v.kind, &v.block) {
+        }
+        if self.pool.at(v.height).is_some_and(|p| p.votes(v.kind).contains(&v.block, v.signer) || p.has_set(v.kind, &v.block)) {
             return;
         }
         if !v.verify(&self.crypto) {

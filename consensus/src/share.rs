@@ -93,22 +93,6 @@ impl Decode for ThresholdShare {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn certification_signs_the_ic_domain() {
-        let b = ShareKind::Certification.signing_bytes(Height::new(3), &Digest([9; 32]));
-        assert_eq!(&b[..14], b"\x0Dic-state-root");
-        assert_eq!(b.len(), 14 + 32);
-        assert_ne!(
-            ShareKind::CatchUp.signing_bytes(Height::new(3), &Digest([9; 32])),
-            ShareKind::CatchUp.signing_bytes(Height::new(4), &Digest([9; 32]))
-        );
-    }
-}
-
 impl<C: crate::crypto::Crypto> crate::node::ConsensusNode<C> {
     /// A threshold share from a peer: kept if its height is one we still collect for and the
     /// share verifies for its signer.
@@ -144,5 +128,21 @@ impl<C: crate::crypto::Crypto> crate::node::ConsensusNode<C> {
         if collector.insert(s.height, s.subject, s.signer, s.share) == crate::pool::Insert::OverLimit {
             self.stats.over_limit += 1;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn certification_signs_the_ic_domain() {
+        let b = ShareKind::Certification.signing_bytes(Height::new(3), &Digest([9; 32]));
+        assert_eq!(&b[..14], b"\x0Dic-state-root");
+        assert_eq!(b.len(), 14 + 32);
+        assert_ne!(
+            ShareKind::CatchUp.signing_bytes(Height::new(3), &Digest([9; 32])),
+            ShareKind::CatchUp.signing_bytes(Height::new(4), &Digest([9; 32]))
+        );
     }
 }

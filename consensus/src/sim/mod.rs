@@ -270,6 +270,16 @@ pub fn run_seed_with<S: Scheme + Clone>(seed: u64, cfg: &SimConfig) -> SimOutcom
     world::World::<S>::new(seed, cfg).run()
 }
 
+/// Benchmark: the steady-state finalization rate of a calm `nodes`-node subnet over
+/// `heights` heights per seed (see [`SweepReport::finalization_rate`]; simulated time, so the
+/// number reflects protocol delays and network latency, not CPU speed).
+pub fn finalization_benchmark(nodes: u32, heights: u64, seeds: Range<u64>) -> SweepReport {
+    let mut cfg = SimConfig::preset(Preset::Calm, nodes);
+    cfg.target_height = heights;
+    cfg.liveness_bound = Duration::from_secs(heights.saturating_mul(2).max(40));
+    run_sweep(seeds, &cfg)
+}
+
 /// Runs seeds with the fast crypto and collects failures.
 pub fn run_sweep(seeds: Range<u64>, cfg: &SimConfig) -> SweepReport {
     run_sweep_with::<HashSig>(seeds, cfg)

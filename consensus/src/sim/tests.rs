@@ -115,3 +115,14 @@ fn real_bls_and_ed25519_seeds() {
     let r = run_sweep_with::<IcCrypto>(0..1, &SimConfig::preset(Preset::Calm, 1));
     assert!(r.failures.is_empty(), "{:?}", r.failures.first());
 }
+
+#[test]
+fn benchmark_reports_a_finalization_rate() {
+    let r = finalization_benchmark(4, 30, 0..3);
+    assert!(r.failures.is_empty());
+    assert_eq!(r.heights, 90);
+    // Rounds take a few network hops plus the 50 ms initial notary delay: well above one
+    // block per second and below the 20 per second the delay allows.
+    let rate = r.finalization_rate();
+    assert!(rate > 1.0 && rate < 20.0, "{rate}");
+}
