@@ -7,11 +7,11 @@ use alloc::vec::Vec;
 use keel_consensus::certification::Certification;
 use keel_consensus::crypto::ThresholdScheme;
 use keel_consensus::{Height, StateHash};
-use keel_crypto::hash_tree::{HashTree, LookupResult};
+use keel_crypto::hash_tree::{LookupResult, MerkleTree};
 use keel_interface::read_state::CertifiedState;
 use keel_interface::request_id::RequestId;
 
-use crate::crypto::KeelCrypto;
+use keel_consensus::ic_crypto::IcCrypto;
 use crate::keys::ME;
 
 /// Why a certification could not be applied.
@@ -27,22 +27,23 @@ pub enum CertificationError {
 /// Executed trees awaiting their signature, and the latest certified state.
 #[derive(Debug, Default)]
 pub struct Certifier {
-    pending: BTreeMap<u64, HashTree>,
+    pending: BTreeMap<u64, MerkleTree>,
     latest: Option<CertifiedState>,
 }
 
 /// The terminal status of a request in a certified tree: `replied`, `rejected` or `done`
 /// end the wait of a v3/v4 call; anything else (absent, `received`, `processing`) does not.
-pub fn is_final(tree: &HashTree, request_id: &RequestId) -> bool {
+pub fn is_final(tree: &MerkleTree, request_id: &RequestId) -> bool {
     let path: [&[u8]; 3] = [b"request_status", &request_id.0, b"status"];
-    matches!(tree.lookup_path(&path), LookupResult::Found(s) if s == b"replied" || s == b"rejected" || s == b"done")
+    let witness = tree.witness(&[path]);
+    matches!(witness.lookup_path(&path), LookupResult::Found(s) if s == b"replied" || s == b"rejected" || s == b"done")
 }
 
 impl Certifier {
     /// Certifies a state this node starts from (genesis or recovered) directly with its
     /// key share: with n = 1 the share is the whole key, and the protocol only certifies
     /// states it executes itself.
-    pub fn base(height: u64, tree: HashTree, crypto: &KeelCrypto) -> Result<Certifier, CertificationError> {
+    pub fn base(height: u64, tree: MerkleTree, crypto: &IcCrypto) -> Result<Certifier, CertificationError> {
         let root = StateHash(tree.digest());
         let msg = Certification::signing_bytes(Height::new(height), &root);
         let signature = crypto.combine(&msg, &[(ME, crypto.share_sign(&msg))]).map_err(|_| CertificationError::Signing)?;
@@ -51,7 +52,7 @@ impl Certifier {
     }
 
     /// Remembers the tree of an executed height until its certification arrives.
-    pub fn executed(&mut self, height: u64, tree: HashTree) {
+    pub fn executed(&mut self, height: u64, tree: MerkleTree) {
         self.pending.insert(height, tree);
     }
 

@@ -25,7 +25,7 @@ use keel_consensus::types::{BlockHash, Digest, Rank, SubnetSize};
 use keel_consensus::{Config, ConsensusNode, FinalizedBlock, Height, MessageId, Output, StateHash, Time};
 
 use crate::config::NodeConfig;
-use crate::crypto::KeelCrypto;
+use keel_consensus::ic_crypto::IcCrypto;
 use crate::keys::ME;
 
 /// The state the chain starts from: genesis, or the recovered checkpoint + log.
@@ -50,9 +50,10 @@ pub struct Progress {
 
 /// The one-node ICC instance.
 pub struct BlockMaker {
-    node: ConsensusNode<KeelCrypto>,
+    node: ConsensusNode<IcCrypto>,
     timer: Option<Time>,
-    last_block_time: Time,
+    /// Local time the last block finalized at (the idle cadence counts from it).
+    last_finalized_at: Time,
     idle: Duration,
 }
 
@@ -78,7 +79,7 @@ impl BlockMaker {
     /// inside its expiry window.
     pub fn start(
         config: &NodeConfig,
-        crypto: KeelCrypto,
+        crypto: IcCrypto,
         subnet_public_key: &[u8],
         base: Base,
         history: impl IntoIterator<Item = ([u8; 32], u64)>,
@@ -96,16 +97,16 @@ impl BlockMaker {
         let cup = CatchUpPackage::genesis(block, StateHash(base.root), subnet_public_key);
         let (node, out) = ConsensusNode::new(protocol_config(config), ME, crypto, cup, Time::from_nanos(now))?;
         let mut maker =
-            BlockMaker { node, timer: None, last_block_time: Time::from_nanos(base.time), idle: config.idle_block_interval };
+            BlockMaker { node, timer: None, last_finalized_at: Time::from_nanos(now), idle: config.idle_block_interval };
         maker.node.restore_ingress_history(history.into_iter().map(|(id, exp)| (MessageId(id), Time::from_nanos(exp))));
-        let progress = maker.absorb(out);
+        let progress = maker.absorb(now, out);
         Ok((maker, progress))
     }
 
     /// Offers an authenticated update call for the next block.
     pub fn submit(&mut self, now: u64, msg: IngressMessage) -> Result<Progress, IngressError> {
         let out = self.node.submit_ingress(Time::from_nanos(now), msg)?;
-        Ok(self.absorb(out))
+        Ok(self.absorb(now, out))
     }
 
     /// Fires the protocol's timer if it is due.
@@ -113,7 +114,7 @@ impl BlockMaker {
         match self.wake_at() {
             Some(t) if t.as_nanos() <= now => {
                 let out = self.node.on_timer(Time::from_nanos(now));
-                self.absorb(out)
+                self.absorb(now, out)
             }
             _ => Progress::default(),
         }
@@ -122,7 +123,7 @@ impl BlockMaker {
     /// Reports the root of the executed `height`; the certification follows.
     pub fn executed(&mut self, now: u64, height: u64, root: [u8; 32]) -> Progress {
         let out = self.node.on_state_executed(Time::from_nanos(now), Height::new(height), StateHash(root));
-        self.absorb(out)
+        self.absorb(now, out)
     }
 
     /// When the node must next be woken (unix nanoseconds).
@@ -131,7 +132,7 @@ impl BlockMaker {
         if self.node.ingress_pending() > 0 {
             return Some(timer);
         }
-        Some(timer.max(self.last_block_time.plus(self.idle)))
+        Some(timer.max(self.last_finalized_at.plus(self.idle)))
     }
 
     /// Ingress messages waiting for a block.
@@ -139,13 +140,13 @@ impl BlockMaker {
         self.node.ingress_pending()
     }
 
-    fn absorb(&mut self, out: Vec<Output>) -> Progress {
+    fn absorb(&mut self, now: u64, out: Vec<Output>) -> Progress {
         let mut progress = Progress::default();
         for o in out {
             match o {
                 Output::SetTimer(t) => self.timer = Some(t),
                 Output::Finalized(fb) => {
-                    self.last_block_time = fb.block.time;
+                    self.last_finalized_at = Time::from_nanos(now);
                     progress.finalized.push(fb);
                 }
                 Output::Certified(c) => progress.certified.push(c),

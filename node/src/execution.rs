@@ -6,7 +6,7 @@
 use alloc::vec::Vec;
 use keel_consensus::block::IngressMessage;
 use keel_consensus::{FinalizedBlock, MessageId, Time as ConsensusTime};
-use keel_crypto::hash_tree::HashTree;
+use keel_crypto::hash_tree::MerkleTree;
 use keel_hypervisor::codec::{DecodeError, Reader, Writer};
 use keel_hypervisor::message::Ingress;
 use keel_hypervisor::persistence::RecoverError;
@@ -34,7 +34,7 @@ pub struct Executed {
     /// Its height.
     pub height: u64,
     /// The certified state tree, as the IC hash tree.
-    pub tree: HashTree,
+    pub tree: MerkleTree,
 }
 
 /// The hypervisor and, with a state device, its store.
@@ -119,8 +119,9 @@ impl<D: BlockDevice> Execution<D> {
     }
 
     /// The certified state tree of the executed height.
-    pub fn tree(&self) -> HashTree {
-        self.replica.state_tree().to_hash_tree()
+    /// Hashed once here; every certificate is then cut from the memoized digests.
+    pub fn tree(&self) -> MerkleTree {
+        MerkleTree::new(&self.replica.state_tree().to_hash_tree())
     }
 
     /// Logs, executes and (every `checkpoint_interval` heights) checkpoints `block`.

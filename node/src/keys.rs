@@ -5,13 +5,13 @@
 
 use alloc::vec::Vec;
 use keel_consensus::crypto::{GenesisDealing, KeyError, NodeSecrets, SubnetPublicKeys};
+use keel_consensus::ic_crypto::IcCrypto;
 use keel_consensus::NodeIndex;
 use keel_crypto::bls::PublicKey;
 use keel_crypto::Principal;
 use keel_interface::certificate::root_subnet_id;
 use keel_interface::query::NodeSigner;
 
-use crate::crypto::KeelCrypto;
 
 /// This node's index in its (one-node) subnet.
 pub const ME: NodeIndex = NodeIndex::new(0);
@@ -34,7 +34,7 @@ impl PartialEq for NodeKeys {
 impl NodeKeys {
     /// Deals the keys of a one-node subnet from `seed` (secret entropy from the kernel).
     pub fn generate(seed: [u8; 32]) -> Result<NodeKeys, KeyError> {
-        let GenesisDealing { public, mut secrets } = GenesisDealing::deal::<KeelCrypto>(seed, 1, 1)?;
+        let GenesisDealing { public, mut secrets } = GenesisDealing::deal::<IcCrypto>(seed, 1, 1)?;
         let secrets = secrets.pop().ok_or(KeyError::NotAMember)?;
         Ok(NodeKeys { seed, public, secrets })
     }
@@ -45,9 +45,9 @@ impl NodeKeys {
     }
 
     /// The consensus crypto handle of this node.
-    pub fn consensus_crypto(&self) -> Result<KeelCrypto, KeyError> {
+    pub fn consensus_crypto(&self) -> Result<IcCrypto, KeyError> {
         use keel_consensus::crypto::Scheme;
-        KeelCrypto::from_keys(&self.public, &self.secrets)
+        IcCrypto::from_keys(&self.public, &self.secrets)
     }
 
     /// The subnet public key as raw bytes (what consensus' genesis beacon is derived from).
