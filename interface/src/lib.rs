@@ -7,6 +7,23 @@
 //! from the replicated state comes through [`read_state::StateReader`] and
 //! [`service::QueryExecutor`].
 //!
+//! The kernel's loop per connection, in outline:
+//!
+//! ```text
+//! parser.feed(bytes_from_socket);
+//! if parser.take_continue() { write(http::CONTINUE) }
+//! match parser.next_request() {
+//!     Ok(None) => wait for more bytes (answer 408 after REQUEST_TIMEOUT_SECS of in_progress()),
+//!     Err(e) => write HttpResponse::text(e.status(), …) and close,
+//!     Ok(Some(req)) => match service::handle(&config, &req, now, health, &state, &mut queries) {
+//!         Action::Respond(resp) => write(resp.to_bytes(req.keep_alive)),
+//!         Action::Submit(call) => ingress pool; v2: call::accepted(); v3/v4: when certified,
+//!             call::certified(&certified_state.call_certificate(&call.request_id)),
+//!             or call::timed_out() after the deadline,
+//!     },
+//! }
+//! ```
+//!
 //! * [`http`], [`route`]: HTTP/1.1 framing, limits, CORS, the endpoint table.
 //! * [`envelope`], [`request_id`]: CBOR envelopes and representation-independent hashing.
 //! * [`expiry`], [`signature`], [`delegation`]: the ingress window and sender authentication.

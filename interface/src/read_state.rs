@@ -125,7 +125,10 @@ pub fn authorize(
                     return Err(ReadStateError::CanisterMismatch);
                 }
                 match rest {
-                    [b"module_hash"] | [b"controllers"] => {}
+                    [b"module_hash"]
+                    | [b"controllers"]
+                    | [b"canister_creation_timestamp"]
+                    | [b"last_install_timestamp"] => {}
                     [b"metadata", name] => {
                         if state.is_private_metadata(ecid, name) {
                             let controllers = state.controllers(ecid).unwrap_or_default();
