@@ -217,3 +217,24 @@ fn transform_context_may_read_arguments_and_reply_but_not_call() {
         Err(ExecutionError::ContractViolation("\"ic0.call_perform\" cannot be executed in transform mode".into()))
     );
 }
+
+#[test]
+fn a_state_that_does_not_fit_the_module_is_an_error_not_a_panic() {
+    let wasm = reply_module(r#"(func (export "canister_update x") (call $answer))"#);
+    let mut h = Harness::new(&wasm, vec![]);
+    h.state.heap.resize(h.state.heap.len_pages() + 1);
+    let error = h.update("x", vec![]).result.unwrap_err();
+    assert_eq!(error.error_code(), ErrorCode::CanisterInvalidWasm);
+    let mut h = Harness::new(&wasm, vec![]);
+    h.state.globals.push(keel_sandbox::GlobalValue::I32(1));
+    assert_eq!(h.update("x", vec![]).result.unwrap_err().error_code(), ErrorCode::CanisterInvalidWasm);
+}
+
+#[test]
+fn sandbox_types_can_cross_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Sandbox>();
+    assert_send_sync::<keel_sandbox::CompiledModule>();
+    assert_send_sync::<keel_sandbox::CanisterState>();
+    assert_send_sync::<keel_sandbox::ExecutionOutcome>();
+}

@@ -246,6 +246,9 @@ fn restore(
     memory: Option<wasmi::Memory>,
 ) -> Result<(), ExecutionError> {
     if let Some(memory) = memory {
+        if state.heap.len_bytes() % WASM_PAGE_SIZE != 0 {
+            return Err(state_mismatch("heap length is not a whole number of Wasm pages"));
+        }
         let wanted = state.heap.len_bytes() / WASM_PAGE_SIZE;
         let current = memory.size(&*store);
         if wanted < current {
@@ -258,9 +261,10 @@ fn restore(
         }
         let data = memory.data_mut(&mut *store);
         for (index, page) in state.heap.stored_pages() {
-            // In bounds: the memory now has exactly the heap's length.
-            let start = index.offset() as usize;
-            data[start..start + PAGE_SIZE].copy_from_slice(page);
+            // The memory now has exactly the heap's length, and stored pages lie below it.
+            let start = usize::try_from(index.offset()).map_err(|_| state_mismatch("page beyond the address space"))?;
+            let target = data.get_mut(start..start + PAGE_SIZE).ok_or_else(|| state_mismatch("page beyond the heap"))?;
+            target.copy_from_slice(page);
         }
     } else if state.heap.len_pages() != 0 {
         return Err(state_mismatch("heap without a memory"));
