@@ -324,3 +324,41 @@ fn non_replicated_rejections_decode_as_the_agent_expects() {
     let r: ic_agent::agent::RejectResponse = serde_cbor::from_slice(&v2.body).unwrap();
     assert_eq!(r.reject_code, ic_agent::agent::RejectCode::CanisterReject);
 }
+
+#[test]
+fn two_link_delegation_chain() {
+    let mut node = TestNode::new();
+    let hour = now().0 + 3_600_000_000_000;
+    let root = BasicIdentity::from_raw_key(&[50; 32]);
+    let mid = BasicIdentity::from_raw_key(&[51; 32]);
+    let first = delegation_to(51, hour, None, None);
+    let second = delegation_to(52, hour, Some(vec![cid()]), None);
+    let chain = vec![
+        SignedDelegation { signature: root.sign_delegation(&first).unwrap().signature.unwrap(), delegation: first },
+        SignedDelegation { signature: mid.sign_delegation(&second).unwrap().signature.unwrap(), delegation: second },
+    ];
+    let id = DelegatedIdentity::new_unchecked(root.public_key().unwrap(), Box::new(BasicIdentity::from_raw_key(&[52; 32])), chain.clone());
+    let r = node.serve(&post(&call_path(), signed_call(&agent(id), "echo")));
+    assert_eq!(r.status, 200, "{}", body_text(&r));
+    // Swap the links: each signature is now by the wrong key.
+    let swapped = vec![chain[1].clone(), chain[0].clone()];
+    let id = DelegatedIdentity::new_unchecked(root.public_key().unwrap(), Box::new(BasicIdentity::from_raw_key(&[52; 32])), swapped);
+    assert_eq!(node.serve(&post(&call_path(), signed_call(&agent(id), "echo"))).status, 400);
+}
+
+/// Our principal text form agrees with the reference implementation on random bytes.
+#[test]
+fn principal_text_matches_candid() {
+    let mut x = 0x1234_5678_9abc_def0u64;
+    for _ in 0..2000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let len = (x % 30) as usize;
+        let bytes: Vec<u8> = (0..len).map(|i| (x >> (i % 8 * 8)) as u8 ^ i as u8).collect();
+        let ours = Principal::from_slice(&bytes).unwrap();
+        let theirs = P::from_slice(&bytes);
+        assert_eq!(ours.to_text(), theirs.to_text());
+        assert_eq!(Principal::from_text(&theirs.to_text()).unwrap(), ours);
+    }
+}
