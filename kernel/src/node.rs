@@ -82,14 +82,14 @@ fn start_replica(mut entropy: Entropy, disk: Option<Disk>) -> Node<StateDisk> {
     if entropy.fill(&mut seed).is_err() {
         panic!("no entropy source (neither virtio-rng nor RDRAND): cannot create node keys");
     }
-    let keys = NodeKeys::generate(seed).unwrap_or_else(|e| panic!("cannot derive node keys: {e}"));
+    let keys = NodeKeys::generate(seed).unwrap_or_else(|e| panic!("cannot derive node keys: {e:?}"));
     let storage = disk.map(StateDisk::new);
     match &storage {
         Some(disk) => log::info!("state disk: {} MiB", disk.block_count() * 4096 >> 20),
         None => log::warn!("no state disk: state lives in memory and is lost at shutdown"),
     }
     let config = NodeConfig::dev(VERSION);
-    Node::new(config, keys, storage, time::unix_time_nanos()).unwrap_or_else(|e| panic!("the replica cannot start: {e}"))
+    Node::new(config, keys, storage, time::unix_time_nanos()).unwrap_or_else(|e| panic!("the replica cannot start: {e:?}"))
 }
 
 /// Lower-case hex of a byte string.
