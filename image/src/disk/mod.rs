@@ -19,7 +19,8 @@ use crate::manifest::Manifest;
 use crate::pcr::sha256;
 use std::path::Path;
 
-pub use gpt::STATE_TYPE;
+pub use esp::read as read_esp_file;
+pub use gpt::{STATE_TYPE, read as partitions};
 
 const MIB: u64 = 1 << 20;
 

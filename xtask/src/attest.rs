@@ -1,0 +1,60 @@
+//! `cargo xtask attest verify --report FILE --manifest FILE`: checks a node's attestation
+//! report against a blessed image's manifest with the same `no_std` verifier the registry
+//! canister uses. The report may be the raw bytes (as served by the node), its hex, or the
+//! `keel: attestation …` console line.
+
+use keel_abi::console::Event;
+use keel_image::attestation::{Policy, verify};
+use keel_image::{Manifest, hex};
+use std::path::PathBuf;
+
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Verify a report against a manifest; fails unless it passes.
+    Verify {
+        #[arg(long)]
+        report: PathBuf,
+        #[arg(long)]
+        manifest: PathBuf,
+        /// Accept a report without a TPM quote (machines without a TPM; not for production).
+        #[arg(long)]
+        allow_no_tpm: bool,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Report bytes from any of the accepted file forms.
+pub fn report_bytes(file: &[u8]) -> Result<Vec<u8>, String> {
+    if file.starts_with(keel_image::attestation::report::MAGIC) {
+        return Ok(file.to_vec());
+    }
+    let text = std::str::from_utf8(file).map_err(|_| "report file is neither a report nor text".to_string())?;
+    let hex_text = text
+        .lines()
+        .find_map(|line| match Event::parse(line) {
+            Some(Event::Attestation { report_hex }) => Some(report_hex),
+            _ => None,
+        })
+        .unwrap_or(text);
+    hex::decode(hex_text).map_err(|e| format!("report file: {e}"))
+}
+
+pub fn run(args: Args) -> Result<(), String> {
+    let Command::Verify { report, manifest, allow_no_tpm } = args.command;
+    let bytes = report_bytes(&std::fs::read(&report).map_err(|e| format!("cannot read {}: {e}", report.display()))?)?;
+    let text = std::fs::read_to_string(&manifest).map_err(|e| format!("cannot read {}: {e}", manifest.display()))?;
+    let manifest = Manifest::from_json(&text)?;
+    let verified = verify(&bytes, &manifest, Policy { require_tpm: !allow_no_tpm }).map_err(|e| format!("REJECTED: {e}"))?;
+    println!("VERIFIED: the node booted the manifest's kernel and configuration");
+    println!("  node public key (Ed25519)  {}", hex::encode(&verified.node_public_key));
+    match verified.ak_public {
+        Some(ak) => println!("  TPM attestation key (P-256) {}\n  PCR {} quoted at the manifest's value", hex::encode(&ak), manifest.keel_pcr_index()),
+        None => println!("  no TPM quote (allowed by --allow-no-tpm)"),
+    }
+    Ok(())
+}
