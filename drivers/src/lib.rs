@@ -15,3 +15,4 @@ pub mod pci;
 pub mod platform;
 pub mod serial;
 pub mod virtio;
+pub mod tpm;

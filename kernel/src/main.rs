@@ -11,6 +11,7 @@
 extern crate alloc;
 
 mod arch;
+mod attest;
 mod boot;
 mod console;
 mod executor;
@@ -70,6 +71,7 @@ pub fn kernel_main(info: &BootInfo) -> ! {
         clock: clock_ready,
     };
     node::banner(&boot, &calibration, &phases);
+    attest::at_boot(&boot);
 
     // `cfg!` rather than `#[cfg]`: both paths are type-checked in every build.
     if cfg!(feature = "ktest") {

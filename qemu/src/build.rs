@@ -52,3 +52,19 @@ pub fn kernel(flavor: Flavor, quiet: bool) -> Result<PathBuf, String> {
     }
     Ok(target_dir().join("x86_64-unknown-none").join(flavor.profile()).join("keel-kernel"))
 }
+
+/// Builds the UEFI loader (`BOOTX64.EFI`) and returns the path of the `.efi` file.
+pub fn uefi_loader(quiet: bool) -> Result<PathBuf, String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(workspace_root())
+        .args(["build", "--package", "keel-uefi-loader", "--target", "x86_64-unknown-uefi", "--release"]);
+    if quiet {
+        cmd.stderr(Stdio::piped()).stdout(Stdio::piped());
+    }
+    let output = cmd.output().map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("UEFI loader build failed:\n{}", String::from_utf8_lossy(&output.stderr)));
+    }
+    Ok(target_dir().join("x86_64-unknown-uefi").join("release").join("keel-uefi-loader.efi"))
+}

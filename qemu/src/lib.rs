@@ -13,7 +13,9 @@ pub mod host;
 mod machine;
 mod process;
 mod report;
+mod swtpm;
 
 pub use machine::{Boot, Device, Machine};
 pub use process::{Echo, Next, Outcome, Qemu, QemuError, Ready, SerialLog};
 pub use report::{TestReport, TestResult};
+pub use swtpm::Swtpm;

@@ -61,6 +61,15 @@ impl Machine {
         machine
     }
 
+    /// A UEFI machine booting `disk` with OVMF and a private copy of its variable store
+    /// written to `vars` (firmware writes variables; runs must not share or keep them).
+    pub fn uefi(disk: impl Into<PathBuf>, vars: impl Into<PathBuf>) -> Result<Self, String> {
+        let (code, template) = crate::host::ovmf().ok_or_else(|| "OVMF is not installed (apt-get install ovmf)".to_string())?;
+        let vars = vars.into();
+        std::fs::copy(&template, &vars).map_err(|e| format!("copying {} to {}: {e}", template.display(), vars.display()))?;
+        Ok(Self { boot: Boot::Uefi { code, vars, disk: disk.into() }, memory_mib: 512, cpus: 1, devices: Vec::new() })
+    }
+
     pub fn with_device(mut self, device: Device) -> Self {
         self.devices.push(device);
         self
@@ -90,8 +99,10 @@ impl Machine {
             Boot::Uefi { code, vars, disk } => {
                 cmd.arg("-drive").arg(format!("if=pflash,format=raw,readonly=on,file={}", code.display()));
                 cmd.arg("-drive").arg(format!("if=pflash,format=raw,file={}", vars.display()));
+                // The boot disk is on q35's AHCI controller, not virtio-blk: the kernel takes
+                // virtio-blk disks as its state disk and must not write over its own image.
                 cmd.arg("-drive").arg(format!("if=none,id=boot,format=raw,file={}", disk.display()));
-                cmd.args(["-device", "virtio-blk-pci,drive=boot,bootindex=0"]);
+                cmd.args(["-device", "ide-hd,drive=boot,bus=ide.0,bootindex=0"]);
             }
         }
         for (i, device) in self.devices.iter().enumerate() {

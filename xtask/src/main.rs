@@ -3,11 +3,15 @@
 //! * `cargo xtask run`   — builds the release kernel and boots a one-node Keel under QEMU.
 //! * `cargo xtask test`  — host tests of every crate, in-kernel tests under QEMU, end-to-end.
 //! * `cargo xtask bench` — benchmarks, printed as a table and written as JSON to target/bench.
+//! * `cargo xtask image` — the flashable GPT disk image and its measurement manifest.
+//! * `cargo xtask attest verify` — checks a node's attestation report against a manifest.
 //!
 //! Each command first makes sure the machine has what it needs (rustup targets, QEMU).
 #![forbid(unsafe_code)]
 
+mod attest;
 mod bench;
+mod image;
 mod run;
 mod setup;
 mod stats;
@@ -31,6 +35,10 @@ enum Command {
     Test(test::Args),
     /// Run benchmarks; prints a table and writes JSON under target/bench/.
     Bench(bench::Args),
+    /// Build the flashable GPT disk image and its measurement manifest.
+    Image(image::Args),
+    /// Attestation: verify a node's report against a blessed image's manifest.
+    Attest(attest::Args),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +46,8 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Test(args) => test::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Image(args) => image::run(args),
+        Command::Attest(args) => attest::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

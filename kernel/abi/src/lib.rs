@@ -8,7 +8,7 @@
 //!
 //! Both sides format and parse through this one crate, so they cannot drift apart.
 #![forbid(unsafe_code)]
-#![cfg_attr(target_os = "none", no_std)]
+#![cfg_attr(any(target_os = "none", target_os = "uefi"), no_std)]
 
 pub mod boot;
 pub mod console;

@@ -5,6 +5,7 @@
 //! [`BootData::capture`] copies them into the kernel first.
 
 pub mod pvh;
+pub mod uefi;
 
 use keel_abi::boot::{BootInfo, BootSource, MemoryRegion};
 
