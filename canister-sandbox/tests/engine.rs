@@ -238,3 +238,31 @@ fn sandbox_types_can_cross_threads() {
     assert_send_sync::<keel_sandbox::CanisterState>();
     assert_send_sync::<keel_sandbox::ExecutionOutcome>();
 }
+
+#[test]
+fn upgrade_keeping_the_heap() {
+    // Version 1 keeps a counter at address 64; version 2 reads it and starts from a data
+    // segment that must NOT overwrite the kept heap.
+    let v1 = reply_module(
+        r#"(global $g (mut i32) (i32.const 5))
+           (func (export "canister_update bump")
+             (global.set $g (i32.const 9))
+             (i64.store (i32.const 64) (i64.add (i64.load (i32.const 64)) (i64.const 1))))"#,
+    );
+    let v2 = reply_module(
+        r#"(global $g (mut i32) (i32.const 5))
+           (data (i32.const 64) "\ff")
+           (func (export "canister_query read")
+             (i64.store (i32.const 0) (i64.add (i64.load (i32.const 64)) (i64.extend_i32_u (global.get $g))))
+             (call $answer))"#,
+    );
+    let mut h = Harness::new(&v1, vec![]);
+    h.update("bump", vec![]);
+    h.update("bump", vec![]);
+    let module = h.sandbox.compile(&v2).unwrap();
+    let outcome = h.sandbox.install_keeping_heap(&module, &mut h.state, &h.env);
+    assert!(outcome.is_ok(), "{:?}", outcome.result);
+    h.module = module;
+    // 2 from the kept heap + 5 from the new module's initial global (not v1's 9).
+    assert_eq!(u64_le(h.query("read", vec![]).reply().unwrap(), 0), 7);
+}

@@ -22,11 +22,23 @@ use crate::ids::NumInstructions;
 use crate::memory::{PageMap, PAGE_SIZE, WASM_PAGE_SIZE};
 use crate::module::{CompiledModule, GlobalKind, MEMORY_EXPORT, TABLE_EXPORT};
 
-/// Whether the heap starts from the module's data segments (install) or from the state.
+/// Where the instance's heap and globals come from.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum HeapSource {
+    /// Install: the module's data segments and initial globals.
     Fresh,
+    /// Upgrade with `wasm_memory_persistence = opt keep`: the state's heap, the new module's
+    /// initial globals, no data segments.
+    KeepHeap,
+    /// Every other message: heap and globals from the state.
     State,
+}
+
+impl HeapSource {
+    /// Install-time sources keep the new heap even when `(start)` does not exist.
+    fn installs(self) -> bool {
+        matches!(self, HeapSource::Fresh | HeapSource::KeepHeap)
+    }
 }
 
 /// Runs `entry` and, when it succeeds in a state-keeping context, updates `state`.
@@ -139,7 +151,11 @@ fn prepare_and_call(
     store.data_mut().memory = memory;
     match heap_source {
         HeapSource::Fresh => apply_data_segments(module, store, memory)?,
-        HeapSource::State => restore(module, state, store, &instance, memory)?,
+        HeapSource::KeepHeap => restore_heap(state, store, memory, true)?,
+        HeapSource::State => {
+            restore_heap(state, store, memory, false)?;
+            restore_globals(module, state, store, &instance)?;
+        }
     }
     let (func, params) = match entry {
         EntryPoint::Callback { closure, .. } => {
@@ -158,7 +174,7 @@ fn prepare_and_call(
             match instance.get_func(&*store, &name) {
                 Some(func) => (func, None),
                 // A missing optional hook does nothing, but install still keeps the fresh heap.
-                None if entry.is_optional() => return Ok((instance, heap_source == HeapSource::Fresh)),
+                None if entry.is_optional() => return Ok((instance, heap_source.installs())),
                 None => return Err(ExecutionError::MethodNotFound(method_description(entry))),
             }
         }
@@ -237,13 +253,13 @@ fn state_mismatch(what: &str) -> ExecutionError {
     ExecutionError::InvalidModule(ValidationError::Instantiation(format!("canister state does not match the module: {what}")))
 }
 
-/// Copies the canister's heap pages and globals into the new instance.
-fn restore(
-    module: &CompiledModule,
+/// Copies the canister's heap pages into the new instance. `may_be_smaller`: a kept heap
+/// may be smaller than the new module's minimum memory, which then stays at that minimum.
+fn restore_heap(
     state: &CanisterState,
     store: &mut Store<Host>,
-    instance: &Instance,
     memory: Option<wasmi::Memory>,
+    may_be_smaller: bool,
 ) -> Result<(), ExecutionError> {
     if let Some(memory) = memory {
         if state.heap.len_bytes() % WASM_PAGE_SIZE != 0 {
@@ -251,7 +267,7 @@ fn restore(
         }
         let wanted = state.heap.len_bytes() / WASM_PAGE_SIZE;
         let current = memory.size(&*store);
-        if wanted < current {
+        if wanted < current && !may_be_smaller {
             return Err(state_mismatch("heap is smaller than the module's minimum memory"));
         }
         if wanted > current {
@@ -269,6 +285,11 @@ fn restore(
     } else if state.heap.len_pages() != 0 {
         return Err(state_mismatch("heap without a memory"));
     }
+    Ok(())
+}
+
+/// Sets the instance's mutable globals to the canister's.
+fn restore_globals(module: &CompiledModule, state: &CanisterState, store: &mut Store<Host>, instance: &Instance) -> Result<(), ExecutionError> {
     if state.globals.len() != module.0.globals.len() {
         return Err(state_mismatch("number of mutable globals"));
     }

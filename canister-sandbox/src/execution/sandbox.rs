@@ -73,6 +73,20 @@ impl Sandbox {
         outcome
     }
 
+    /// Upgrade with `wasm_memory_persistence = opt keep` (Motoko enhanced orthogonal
+    /// persistence): the new module keeps the canister's heap and stable memory; its globals
+    /// start from the module's initial values, its data segments are not applied (the heap
+    /// already holds the program's data) and `(start)` runs. On failure `state` is unchanged.
+    pub fn install_keeping_heap(&self, module: &CompiledModule, state: &mut CanisterState, env: &ExecutionEnvironment) -> ExecutionOutcome {
+        let mut next = state.clone();
+        next.globals.clear();
+        let outcome = run(self, module, &mut next, &EntryPoint::Start, &MessageInput::default(), env, HeapSource::KeepHeap);
+        if outcome.is_ok() {
+            *state = next;
+        }
+        outcome
+    }
+
     /// Runs one entry point on `state`. The state changes only when the execution succeeds
     /// in a context that keeps state (not queries, composite queries or inspect_message).
     pub fn execute(
