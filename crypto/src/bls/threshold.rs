@@ -163,6 +163,27 @@ pub fn combine(shares: &[(NodeIndex, Signature)], threshold: usize) -> Result<Si
     Ok(Signature(acc.to_affine()))
 }
 
+/// Verifies shares one by one against `coefficients`, drops invalid and duplicate ones,
+/// and combines the first `coefficients.threshold()` valid shares. For collecting shares
+/// from possibly Byzantine nodes; each verification costs two pairings.
+pub fn combine_valid(
+    coefficients: &PublicCoefficients,
+    message: &[u8],
+    shares: &[(NodeIndex, Signature)],
+) -> Result<Signature, ThresholdError> {
+    let t = coefficients.threshold();
+    let mut valid: Vec<(NodeIndex, Signature)> = Vec::with_capacity(t);
+    for (node, share) in shares {
+        if valid.len() == t {
+            break;
+        }
+        if valid.iter().all(|(n, _)| n != node) && verify_share(coefficients, *node, message, share).is_ok() {
+            valid.push((*node, *share));
+        }
+    }
+    combine(&valid, t)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,6 +220,19 @@ mod tests {
         let two = combine(&shares[..2], 2).unwrap();
         assert!(verify(&group_key, msg, &two).is_err());
         assert_eq!(combine(&[shares[0], shares[0], shares[1]], 3), Err(ThresholdError::DuplicateIndex));
+    }
+
+    #[test]
+    fn combine_valid_skips_bad_and_duplicate_shares() {
+        let d = deal(&[5; 32], 2, 4).unwrap();
+        let pc = &d.public_coefficients;
+        let msg = b"m";
+        let good = |i: u32| (NodeIndex(i), sign_share(&d.secret_shares[i as usize], msg));
+        let forged = (NodeIndex(0), sign_share(&d.secret_shares[1], msg)); // node 1's share claimed by node 0
+        let shares = [forged, good(1), good(1), good(3)];
+        let sig = combine_valid(pc, msg, &shares).unwrap();
+        assert_eq!(sig, SecretKey::from_seed(&[5; 32]).sign(msg));
+        assert_eq!(combine_valid(pc, msg, &[forged, good(2)]), Err(ThresholdError::NotEnoughShares));
     }
 
     #[test]
