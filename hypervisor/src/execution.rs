@@ -35,7 +35,19 @@ pub fn may_call(entry: &EntryPoint) -> bool {
 
 /// The error a failed execution reports to the caller.
 pub fn execution_error(e: &ExecutionError, canister: CanisterId) -> UserError {
-    let code = crate::message::error_code(u32::from(e.error_code().number())).unwrap_or(ErrorCode::CanisterTrapped);
+    // By variant, not by the sandbox's number: the IC numbers out-of-memory IC0507.
+    #[allow(unreachable_patterns)]
+    let code = match e {
+        ExecutionError::CalledTrap(_) => ErrorCode::CanisterCalledTrap,
+        ExecutionError::Trapped(_) => ErrorCode::CanisterTrapped,
+        ExecutionError::ContractViolation(_) => ErrorCode::CanisterContractViolation,
+        ExecutionError::InstructionLimitExceeded(_) => ErrorCode::CanisterInstructionLimitExceeded,
+        ExecutionError::OutOfMemory(_) => ErrorCode::CanisterOutOfMemory,
+        ExecutionError::OutOfCycles(_) => ErrorCode::CanisterOutOfCycles,
+        ExecutionError::MethodNotFound(_) => ErrorCode::CanisterMethodNotFound,
+        ExecutionError::InvalidModule(_) => ErrorCode::CanisterInvalidWasm,
+        _ => crate::message::error_code(u32::from(e.error_code().number())).unwrap_or(ErrorCode::CanisterTrapped),
+    };
     UserError::new(code, alloc::format!("Error from Canister {}: {}", canister.get(), e))
 }
 
@@ -69,6 +81,8 @@ pub enum MemorySpace {
 pub trait CanisterMemory: Clone + core::fmt::Debug {
     /// Bytes of heap + stable memory (what storage fees and quotas count).
     fn size_bytes(&self) -> u64;
+    /// Bytes of heap alone (what `wasm_memory_limit` bounds).
+    fn heap_bytes(&self) -> u64;
     /// Pages written since the last [`CanisterMemory::mark_clean`] (checkpoint).
     fn dirty_pages(&self) -> Vec<(MemorySpace, PageIndex)>;
     /// Every page that is stored (may be all-zero).
@@ -166,6 +180,10 @@ fn decode_global(r: &mut Reader) -> Result<GlobalValue, DecodeError> {
 impl CanisterMemory for CanisterState {
     fn size_bytes(&self) -> u64 {
         self.memory_bytes()
+    }
+
+    fn heap_bytes(&self) -> u64 {
+        self.heap.len_bytes()
     }
 
     fn dirty_pages(&self) -> Vec<(MemorySpace, PageIndex)> {

@@ -10,7 +10,8 @@ use crate::block::Block;
 use crate::cycles::Cycles;
 use crate::error::{ErrorCode, UserError};
 use crate::execution::{
-    CallbackKind, CanisterStatus, EntryPoint, ExecutionEnvironment, ExecutionOutcome, Executor, MessageInput,
+    CallbackKind, CanisterMemory, CanisterStatus, EntryPoint, ExecutionEnvironment, ExecutionError, ExecutionOutcome, Executor,
+    MessageInput,
     Response as CanisterResponse, crypto_principal, execution_error, sandbox_principal,
 };
 use crate::ids::{CanisterId, CanisterIdExt, Principal};
@@ -105,7 +106,32 @@ impl<E: Executor> Round<'_, E> {
         let p = self.state.canister(cid).ok_or_else(|| not_found(cid))?;
         let env = self.environment(p, true);
         let p = self.state.canister_mut(cid).ok_or_else(|| not_found(cid))?;
-        let outcome = exec.execute(&module, &mut p.memory.pages, entry, input, &env);
+        // `wasm_memory_limit` is a per-canister quota the engine does not know: keep a
+        // copy-on-write backup (page-table sized, not memory sized) and undo an execution
+        // that grew memory past it, as the IC does.
+        let limit_bytes = p.settings.wasm_memory_limit;
+        let backup = (limit_bytes > 0).then(|| p.memory.pages.clone());
+        let mut outcome = exec.execute(&module, &mut p.memory.pages, entry, input, &env);
+        if let Some(backup) = backup {
+            if outcome.result.is_ok() && p.memory.pages.heap_bytes() > limit_bytes && p.memory.pages.heap_bytes() > backup.heap_bytes() {
+                p.memory.pages = backup;
+                outcome = ExecutionOutcome {
+                    result: Err(ExecutionError::OutOfMemory(alloc::format!(
+                        "memory grew past the canister's wasm_memory_limit of {limit_bytes} bytes"
+                    ))),
+                    response: None,
+                    calls: Vec::new(),
+                    cycles_accepted: Cycles::ZERO,
+                    cycles_burned: Cycles::ZERO,
+                    cycles_sent: Cycles::ZERO,
+                    certified_data: None,
+                    global_timer: None,
+                    message_accepted: false,
+                    dirty_pages: 0,
+                    ..outcome
+                };
+            }
+        }
         let used = outcome.instructions_used.get().min(limit);
         let charge = fees.update_message_base().saturating_add(fees.instructions(used));
         p.balance = p.balance.saturating_add(prepay.saturating_sub(charge));

@@ -235,3 +235,25 @@ fn same_blocks_twice_give_the_same_state_hash_with_wasm() {
     };
     assert_eq!(run(), run());
 }
+
+#[test]
+fn wasm_memory_limit_is_enforced_per_canister_with_rollback() {
+    let mut n = node(SubnetType::Application);
+    let bomb = n.install_wasm(USER, wasm(Canister::MemoryBomb), no_args(), 100 * T);
+    let settings = candid::encode(&[(
+        Type::record(&[("canister_id", Type::Principal), ("settings", Type::record(&[("wasm_memory_limit", Type::opt(Type::Nat))]))]),
+        Value::record(&[
+            ("canister_id", Value::Principal(bomb.to_principal())),
+            ("settings", Value::record(&[("wasm_memory_limit", Value::some(Value::Nat(16 << 20)))])),
+        ]),
+    )])
+    .unwrap();
+    n.update(USER, Principal::MANAGEMENT_CANISTER, "update_settings", settings).unwrap();
+    assert_eq!(reply_u64(&n.update(USER, bomb.to_principal(), "allocate", nat64(2)).unwrap()), 2);
+    let e = n.update(USER, bomb.to_principal(), "allocate", nat64(32)).unwrap_err();
+    assert_eq!((e.code, e.reject_code()), (ErrorCode::CanisterOutOfMemory, RejectCode::CanisterError));
+    assert!(n.hv.state().canister(bomb).unwrap().memory.pages.heap.len_bytes() <= 16 << 20);
+    // The failed message left no trace: the hoard still holds 2 blocks.
+    assert_eq!(reply_u64(&n.update(USER, bomb.to_principal(), "allocate", nat64(1)).unwrap()), 3);
+    n.assert_cycles_conserved();
+}

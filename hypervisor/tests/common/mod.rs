@@ -70,6 +70,9 @@ impl CanisterMemory for TestMemory {
     fn size_bytes(&self) -> u64 {
         (self.heap_pages + self.stable_pages) * PAGE_SIZE as u64
     }
+    fn heap_bytes(&self) -> u64 {
+        self.heap_pages * PAGE_SIZE as u64
+    }
     fn dirty_pages(&self) -> Vec<(MemorySpace, PageIndex)> {
         self.dirty.iter().copied().collect()
     }
