@@ -130,10 +130,9 @@ impl<D: BlockDevice> Execution<D> {
             store.append_log(block.height, &block.encode()).map_err(ExecutionError::Persist)?;
         }
         self.replica.execute_round(block).map_err(ExecutionError::Round)?;
-        if let Some(store) = self.store.as_mut() {
-            if self.checkpoint_interval > 0 && block.height.0 % self.checkpoint_interval == 0 {
-                self.replica.checkpoint(store).map_err(ExecutionError::Persist)?;
-            }
+        let due = self.checkpoint_interval > 0 && block.height.0.is_multiple_of(self.checkpoint_interval);
+        if let (true, Some(store)) = (due, self.store.as_mut()) {
+            self.replica.checkpoint(store).map_err(ExecutionError::Persist)?;
         }
         Ok(Executed { height: block.height.0, tree: self.tree() })
     }

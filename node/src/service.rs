@@ -15,7 +15,7 @@ use keel_interface::service::{handle, Action, IngressCall};
 use crate::certification::is_final;
 use crate::execution::ingress_message;
 use crate::node::Node;
-use crate::queries::Queries;
+use crate::queries::{reject_of, Queries};
 use crate::state_reader::StateView;
 
 /// What an HTTP request gets from the node.
@@ -81,18 +81,23 @@ impl<D: BlockDevice> Node<D> {
     /// by its version.
     fn submit(&mut self, call: IngressCall, now: u64) -> Reply {
         // A retry of a call that already finished is answered from the certified state.
-        if let Some(state) = self.certifier.latest() {
-            if is_final(&state.tree, &call.request_id) {
-                return Reply::Now(match call.version {
-                    CallVersion::V2 => call::accepted(),
-                    CallVersion::V3 | CallVersion::V4 => call::certified(&state.call_certificate(&call.request_id)),
-                });
-            }
+        if let Some(state) = self.certifier.latest().filter(|s| is_final(&s.tree, &call.request_id)) {
+            return Reply::Now(match call.version {
+                CallVersion::V2 => call::accepted(),
+                CallVersion::V3 | CallVersion::V4 => call::certified(&state.call_certificate(&call.request_id)),
+            });
         }
         if self.halted.is_some() {
             return Reply::Now(HttpResponse::text(503, "The node stopped executing: its state device failed"));
         }
         if !self.pool.origins().contains_key(&call.request_id) {
+            // `canister_inspect_message` (and the existence of the target) is checked on the
+            // certified state before the call may take space in a block.
+            let c = &call.content;
+            let inspected = self.execution.replica().inspect_ingress(c.sender, c.canister_id, &c.method_name, c.arg.clone());
+            if let Err(e) = inspected {
+                return Reply::Now(call::rejected_before_consensus(call.version, &reject_of(&e)));
+            }
             match self.maker.submit(now, ingress_message(&call)) {
                 Ok(progress) => {
                     self.pool.accept(&call);

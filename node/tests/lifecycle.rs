@@ -166,6 +166,16 @@ fn expired_and_forged_requests_are_rejected() {
     let r = h.now(&post("/api/v4/canister/aaaaa-aa/call", forged));
     assert_eq!(r.status, 400, "{}", text(&r));
     assert!(!h.node.has_pending());
+
+    // A call to a canister that does not exist is refused before consensus.
+    let ghost = P::from_slice(&[0, 0, 0, 0, 0, 0, 0x42, 0, 1, 1]);
+    let s = sign_call(&alice, ghost, "inc", Encode!(&()).unwrap(), ghost);
+    let r = h.now(&post(&format!("/api/v4/canister/{ghost}/call"), s.body));
+    assert_eq!(r.status, 200, "{}", text(&r));
+    let m = cbor_map(&r.body);
+    assert_eq!(field(&m, "status"), &Value::Text("non_replicated_rejection".into()));
+    assert_eq!(field(&m, "reject_code"), &Value::Integer(3));
+    assert_eq!(field(&m, "error_code"), &Value::Text("IC0301".into()));
     // Nothing was executed.
     assert!(h.node.replica().certified_state().ingress.is_empty());
 }
