@@ -8,6 +8,7 @@
 mod byzantine;
 mod invariants;
 mod rng;
+mod state_sync;
 mod world;
 
 #[cfg(test)]
@@ -150,6 +151,8 @@ pub struct Coverage {
     pub partitions: u64,
     /// Jumps to a catch-up package followed by state sync.
     pub state_syncs: u64,
+    /// State syncs completed through `ChunkRequest`/`Chunk` messages.
+    pub state_syncs_completed: u64,
     /// Catch-up packages made or adopted by honest nodes.
     pub cups: u64,
     /// Messages of Byzantine nodes rejected by honest nodes.
@@ -164,6 +167,7 @@ impl Coverage {
         self.restarts += o.restarts;
         self.partitions += o.partitions;
         self.state_syncs += o.state_syncs;
+        self.state_syncs_completed += o.state_syncs_completed;
         self.cups += o.cups;
         self.rejected += o.rejected;
         self.ingress_finalized += o.ingress_finalized;

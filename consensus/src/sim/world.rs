@@ -9,6 +9,7 @@ use core::time::Duration;
 use super::byzantine::{Behaviour, Dest, rewrite};
 use super::invariants::Checker;
 use super::rng::Rng;
+use super::state_sync::{StateSync, serve};
 use super::{Coverage, SimConfig, SimOutcome};
 use crate::block::{Block, IngressMessage};
 use crate::codec::Encode;
@@ -41,6 +42,9 @@ struct SimNode<S: Scheme + Clone> {
     store: Persisted,
     exec_height: Height,
     exec_hash: StateHash,
+    /// Executed states still held (the node's checkpoints, which it serves to peers).
+    history: BTreeMap<Height, StateHash>,
+    sync: Option<StateSync>,
     timer: Option<Time>,
 }
 
@@ -105,6 +109,8 @@ impl<S: Scheme + Clone> World<S> {
                 store: Persisted::genesis(genesis.clone()),
                 exec_height: Height::ZERO,
                 exec_hash: genesis_state,
+                history: BTreeMap::from([(Height::ZERO, genesis_state)]),
+                sync: None,
                 timer: None,
             })
             .collect();
@@ -178,6 +184,8 @@ impl<S: Scheme + Clone> World<S> {
         }
         n.exec_height = n.store.cup.height();
         n.exec_hash = n.store.cup.content.state_hash;
+        n.history = BTreeMap::from([(n.exec_height, n.exec_hash)]);
+        n.sync = None;
         n.timer = None;
         let idx = NodeIndex::new(i as u32);
         match ConsensusNode::restore(self.node_cfg.clone(), idx, n.keys.clone(), n.store.clone(), self.now) {
@@ -295,6 +303,10 @@ impl<S: Scheme + Clone> World<S> {
                     if let Some(node) = self.nodes[i].node.as_mut() {
                         let outs = node.on_timer(now);
                         self.process(i, outs);
+                        // A state sync whose request or chunk was lost asks again.
+                        if let Some(outs) = self.request_chunk(i) {
+                            self.process(i, outs);
+                        }
                     }
                 }
             }
@@ -302,6 +314,7 @@ impl<S: Scheme + Clone> World<S> {
                 if self.chaos_on && self.nodes[node].node.is_some() {
                     self.nodes[node].node = None;
                     self.nodes[node].timer = None;
+                    self.nodes[node].sync = None;
                     self.coverage.crashes += 1;
                 }
             }
@@ -381,12 +394,14 @@ impl<S: Scheme + Clone> World<S> {
     }
 
     /// Carries out a node's outputs, and the outputs those cause, in order.
+    /// Outputs caused by handling an output (execution reports) are handled after the rest
+    /// of the batch, first in first out, so persisted records stay in the node's order.
     fn process(&mut self, i: usize, outs: Vec<Output>) {
-        let mut work: Vec<(usize, Vec<Output>)> = alloc::vec![(i, outs)];
-        while let Some((i, outs)) = work.pop() {
+        let mut work: alloc::collections::VecDeque<Vec<Output>> = alloc::collections::VecDeque::from([outs]);
+        while let Some(outs) = work.pop_front() {
             for o in outs {
                 if let Some(more) = self.apply(i, o) {
-                    work.push((i, more));
+                    work.push_back(more);
                 }
             }
         }
@@ -420,20 +435,26 @@ impl<S: Scheme + Clone> World<S> {
                 self.nodes[i].store.apply(&r)
             }
             Output::StateSyncRequired { height, state_hash } => {
-                // State sync is modelled as installing the checkpoint whose root the
-                // catch-up package certifies; the checker verifies that root.
                 if honest {
+                    // The package's root must be the one honest nodes executed.
                     self.checker.certified(now, idx, height, state_hash);
                     self.coverage.state_syncs += 1;
                 }
                 let n = &mut self.nodes[i];
                 if height > n.exec_height {
-                    n.exec_height = height;
-                    n.exec_hash = state_hash;
+                    let mut sync = StateSync::new(height, state_hash);
+                    if let Some(old) = n.sync.take() {
+                        sync.buffered = old.buffered.into_iter().filter(|b| b.height > height).collect();
+                    }
+                    n.sync = Some(sync);
+                    return self.request_chunk(i);
                 }
-                self.hand_ingress_history(i, height);
             }
-            Output::ServeChunk { .. } | Output::ChunkReceived { .. } => {}
+            Output::ServeChunk { peer, request } => {
+                let chunk = serve(&self.nodes[i].history, &request)?;
+                return self.nodes[i].node.as_mut().map(|n| n.send_chunk(peer, chunk));
+            }
+            Output::ChunkReceived { chunk, .. } => return self.on_chunk(i, chunk),
             Output::PeerMisbehaved { peer, reason } => {
                 if honest && self.nodes.get(peer.as_usize()).is_some_and(|p| p.behaviour == Behaviour::Honest) {
                     self.checker.blamed(now, idx, peer, format!("{reason:?}"));
@@ -458,13 +479,52 @@ impl<S: Scheme + Clone> World<S> {
         }
     }
 
+    /// Asks a random peer for the next missing checkpoint chunk.
+    fn request_chunk(&mut self, i: usize) -> Option<Vec<Output>> {
+        let request = self.nodes[i].sync.as_ref()?.next_request();
+        let n = self.nodes.len();
+        let peer = (i + 1 + self.rng.index(n.saturating_sub(1))) % n;
+        let node = self.nodes[i].node.as_mut()?;
+        Some(node.request_chunk(NodeIndex::new(peer as u32), request))
+    }
+
+    /// A checkpoint chunk arrived: install the checkpoint when complete, then execute the
+    /// blocks buffered meanwhile.
+    fn on_chunk(&mut self, i: usize, chunk: crate::message::Chunk) -> Option<Vec<Output>> {
+        let sync = self.nodes[i].sync.as_mut()?;
+        sync.on_chunk(chunk);
+        let Some(root) = sync.complete() else { return self.request_chunk(i) };
+        let sync = self.nodes[i].sync.take()?;
+        self.coverage.state_syncs_completed += 1;
+        let n = &mut self.nodes[i];
+        n.exec_height = sync.height;
+        n.exec_hash = root;
+        n.history.insert(sync.height, root);
+        self.hand_ingress_history(i, sync.height);
+        let mut outs = Vec::new();
+        for fb in sync.buffered {
+            outs.extend(self.execute_now(i, fb).unwrap_or_default());
+        }
+        Some(outs)
+    }
+
     fn execute(&mut self, i: usize, fb: FinalizedBlock) -> Option<Vec<Output>> {
+        if self.honest(i) {
+            self.checker.finalized(self.now, NodeIndex::new(i as u32), fb.height, fb.hash);
+        }
+        if let Some(sync) = self.nodes[i].sync.as_mut() {
+            if fb.height > sync.height {
+                sync.buffered.push(fb);
+            }
+            return None;
+        }
+        self.execute_now(i, fb)
+    }
+
+    fn execute_now(&mut self, i: usize, fb: FinalizedBlock) -> Option<Vec<Output>> {
         let now = self.now;
         let honest = self.honest(i);
         let idx = NodeIndex::new(i as u32);
-        if honest {
-            self.checker.finalized(now, idx, fb.height, fb.hash);
-        }
         let n = &mut self.nodes[i];
         if fb.height <= n.exec_height {
             return None;
@@ -479,6 +539,7 @@ impl<S: Scheme + Clone> World<S> {
         let root = execute(&n.exec_hash, &fb.block);
         n.exec_height = fb.height;
         n.exec_hash = root;
+        n.history.insert(fb.height, root);
         if honest {
             self.checker.executed(now, idx, fb.height, root);
             if !self.ingress_history.contains_key(&fb.height) {
