@@ -4,7 +4,7 @@
 //! data segments and `(start)` on every message. So, before compiling:
 //! - memory 0, table 0 and every mutable global are exported under reserved `keel ` names;
 //! - `(start)` is removed and exported as `keel start` (run once, at install);
-//! - active data segments become passive (the sandbox applies them once, at install);
+//! - active data segments become empty passive ones (the sandbox applies them once, at install);
 //! - `env.memory` / `env.table` imports become definitions of the same type.
 //!
 //! Everything else is copied byte for byte.
@@ -108,8 +108,13 @@ pub(crate) fn instrument(v: &Validated) -> Result<Vec<u8>, ValidationError> {
         leb(&mut data, v.data.len() as u64);
         for segment in &v.data {
             data.push(1); // passive
-            leb(&mut data, segment.bytes.len() as u64);
-            data.extend_from_slice(&segment.bytes);
+            // An active segment becomes an *empty* passive one: after instantiation the spec
+            // drops active segments, and a dropped segment behaves exactly like an empty one
+            // (`memory.init` of length 0 succeeds, anything longer traps). It also spares
+            // every instantiation a copy of the module's data.
+            let bytes: &[u8] = if segment.offset.is_some() { &[] } else { &segment.bytes };
+            leb(&mut data, bytes.len() as u64);
+            data.extend_from_slice(bytes);
         }
         upsert(&mut sections, DATA, data);
     }
