@@ -224,6 +224,19 @@ impl MerkleTree {
         self.0.to_hash_tree()
     }
 
+    /// The leaf value at `path`, found in O(depth) through the fork label ranges; `None` if
+    /// the path does not end at a leaf (absent, pruned, or an inner node).
+    pub fn lookup_value<L: AsRef<[u8]>>(&self, path: &[L]) -> Option<&[u8]> {
+        let mut node = &self.0;
+        for label in path {
+            node = node.find(label.as_ref())?;
+        }
+        match node {
+            Node::Leaf { value, .. } => Some(value),
+            _ => None,
+        }
+    }
+
     /// The witness for `paths` (see the module docs). Its digest equals the tree's; no
     /// paths give a single `Pruned` root.
     pub fn witness<P: AsRef<[L]>, L: AsRef<[u8]>>(&self, paths: &[P]) -> HashTree {
@@ -348,6 +361,11 @@ mod tests {
             let w = merkle.witness(&paths);
             assert_eq!(w.digest(), tree.digest());
             for p in &paths {
+                let found = match tree.lookup_path(p) {
+                    LookupResult::Found(v) => Some(v),
+                    _ => None,
+                };
+                assert_eq!(merkle.lookup_value(p), found, "path {p:?}");
                 match tree.lookup_path(p) {
                     LookupResult::Error => {}
                     expected => assert_eq!(w.lookup_path(p), expected, "path {p:?}"),
