@@ -86,7 +86,7 @@ async fn a_canister_lives_its_whole_life_on_a_booted_node() {
         .unwrap_or_else(|e| panic!("upgrade: {e}\n{}", node.log()));
     assert_eq!(get(&agent, &id, "colour").await.ok().flatten(), Some("green".into()));
     let stats = agent.query(&id, "stats").with_arg(Encode!().unwrap_or_default()).call().await.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(Decode!(&stats, (u64, u64)).unwrap_or_else(|e| panic!("{e}")), (3, 1), "writes carried over, one upgrade");
+    assert_eq!(Decode!(&stats, u64, u64).unwrap_or_else(|e| panic!("{e}")), (3, 1), "writes carried over, one upgrade");
 
     // Stop and delete: the canister is gone afterwards.
     mgmt.stop_canister(&id).call_and_wait().await.unwrap_or_else(|e| panic!("stop: {e}\n{}", node.log()));
