@@ -170,6 +170,8 @@ impl wasmi::ResourceLimiter for Host {
     }
 
     fn memories(&self) -> usize {
-        1
+        // The sandbox creates memory 0 and the engine counts it again when the instance
+        // imports it; modules cannot define a second one (multi-memory is off).
+        2
     }
 }

@@ -4,7 +4,7 @@ use alloc::format;
 
 use wasmi::{Caller, CompilationMode, Config, Engine, FuncType, Linker, Val};
 
-use crate::api::{ApiFunction, Host, API};
+use crate::api::{ApiFunction, Host};
 use crate::error::ExecutionError;
 use crate::ids::NumInstructions;
 use crate::limits::Limits;
@@ -37,18 +37,20 @@ pub(crate) fn engine(limits: &Limits) -> Engine {
     Engine::new(&config)
 }
 
-/// A linker providing every System API function with `I` resolved for wasm32 or wasm64.
-pub(crate) fn linker(engine: &Engine, memory64: bool) -> Linker<Host> {
+/// A linker providing the given System API functions with `I` resolved for wasm32 or wasm64
+/// (one per module: only what it imports, so per-execution clones stay small).
+pub(crate) fn module_linker(engine: &Engine, functions: &[&'static ApiFunction], memory64: bool) -> Linker<Host> {
     let mut linker = Linker::new(engine);
-    for function in API.iter().filter(|f| !(f.wasm32_only && memory64)) {
+    for &function in functions {
         let params = function.params.iter().map(|k| k.resolve(memory64));
         let results = function.results.iter().map(|k| k.resolve(memory64));
         let ty = FuncType::new(params, results);
         let defined = linker.func_new("ic0", function.name, ty, move |caller, params, results| {
             dispatch(function, caller, params, results)
         });
-        // Names in `API` are unique (checked by a unit test), so defining cannot clash.
-        debug_assert!(defined.is_ok(), "duplicate System API function {}", function.name);
+        // A module imports each name once (the validator refuses duplicate import names
+        // only implicitly, so a repeated import simply keeps its first definition).
+        let _ = defined;
     }
     linker
 }

@@ -8,6 +8,7 @@ mod run;
 mod sandbox;
 mod state;
 
+pub(crate) use engine::module_linker;
 pub use entry::{CallbackKind, EntryPoint, WasmClosure};
 pub use environment::{CanisterStatus, ExecutionEnvironment, MessageInput};
 pub use outcome::{ExecutionOutcome, OutgoingCall, Response};

@@ -20,7 +20,7 @@ use crate::api::{Host, MessageEffects};
 use crate::error::{ExecutionError, ValidationError};
 use crate::ids::NumInstructions;
 use crate::memory::{PageMap, PAGE_SIZE, WASM_PAGE_SIZE};
-use crate::module::{CompiledModule, GlobalKind, MEMORY_EXPORT, TABLE_EXPORT};
+use crate::module::{CompiledModule, GlobalKind, MEMORY_EXPORT, MEMORY_IMPORT, TABLE_EXPORT};
 
 /// Where the instance's heap and globals come from.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -143,11 +143,18 @@ fn prepare_and_call(
     heap_source: HeapSource,
 ) -> Result<(Instance, bool), ExecutionError> {
     let inner = &module.0;
-    let instance = sandbox
-        .linker(inner.info.memory64)
-        .instantiate_and_start(&mut *store, &inner.module)
-        .map_err(|e| classify(store, e))?;
-    let memory = instance.get_memory(&*store, MEMORY_EXPORT);
+    let _ = sandbox;
+    let mut linker = inner.linker.clone();
+    let memory = match inner.memory_type {
+        Some(declared) => Some(heap_memory(store, declared, state, heap_source)?),
+        None => None,
+    };
+    if let Some(memory) = memory {
+        linker
+            .define(MEMORY_IMPORT.0, MEMORY_IMPORT.1, memory)
+            .map_err(|e| ExecutionError::Trapped(format!("{e}")))?;
+    }
+    let instance = linker.instantiate_and_start(&mut *store, &inner.module).map_err(|e| classify(store, e))?;
     store.data_mut().memory = memory;
     match heap_source {
         HeapSource::Fresh => apply_data_segments(module, store, memory)?,
@@ -223,6 +230,33 @@ fn classify(store: &mut Store<Host>, error: wasmi::Error) -> ExecutionError {
     } else {
         ExecutionError::Trapped(message)
     }
+}
+
+/// A memory of the declared type, already as large as the heap it will hold (so restoring
+/// never grows, and so never copies, the memory).
+fn heap_memory(
+    store: &mut Store<Host>,
+    declared: wasmi::MemoryType,
+    state: &CanisterState,
+    heap_source: HeapSource,
+) -> Result<wasmi::Memory, ExecutionError> {
+    let heap_pages = match heap_source {
+        HeapSource::Fresh => 0,
+        HeapSource::KeepHeap | HeapSource::State => state.heap.len_bytes() / WASM_PAGE_SIZE,
+    };
+    let minimum = declared.minimum().max(heap_pages);
+    if declared.maximum().is_some_and(|max| minimum > max) {
+        return Err(state_mismatch("heap is larger than the module's maximum memory"));
+    }
+    let ty = crate::module::memory_type(declared.is_64(), minimum, declared.maximum())
+        .map_err(|e| state_mismatch(&format!("memory type: {e}")))?;
+    wasmi::Memory::new(&mut *store, ty).map_err(|e| {
+        if store.data().memory_limit_hit {
+            ExecutionError::OutOfMemory(format!("cannot allocate a heap of {minimum} Wasm pages"))
+        } else {
+            state_mismatch(&format!("memory: {e}"))
+        }
+    })
 }
 
 fn apply_data_segments(module: &CompiledModule, store: &mut Store<Host>, memory: Option<wasmi::Memory>) -> Result<(), ExecutionError> {

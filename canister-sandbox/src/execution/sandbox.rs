@@ -6,7 +6,6 @@ use super::environment::{ExecutionEnvironment, MessageInput};
 use super::outcome::ExecutionOutcome;
 use super::run::{run, HeapSource};
 use super::state::CanisterState;
-use crate::api::Host;
 use crate::error::ValidationError;
 use crate::limits::Limits;
 use crate::module::CompiledModule;
@@ -15,8 +14,6 @@ use crate::module::CompiledModule;
 /// compiles run only in it.
 pub struct Sandbox {
     engine: wasmi::Engine,
-    linker32: wasmi::Linker<Host>,
-    linker64: wasmi::Linker<Host>,
     limits: Limits,
 }
 
@@ -34,10 +31,7 @@ impl Default for Sandbox {
 
 impl Sandbox {
     pub fn new(limits: Limits) -> Sandbox {
-        let engine = engine::engine(&limits);
-        let linker32 = engine::linker(&engine, false);
-        let linker64 = engine::linker(&engine, true);
-        Sandbox { engine, linker32, linker64, limits }
+        Sandbox { engine: engine::engine(&limits), limits }
     }
 
     pub fn limits(&self) -> &Limits {
@@ -46,10 +40,6 @@ impl Sandbox {
 
     pub(crate) fn engine(&self) -> &wasmi::Engine {
         &self.engine
-    }
-
-    pub(crate) fn linker(&self, memory64: bool) -> &wasmi::Linker<Host> {
-        if memory64 { &self.linker64 } else { &self.linker32 }
     }
 
     /// Validates a raw or gzip-compressed module as the IC does and compiles it.

@@ -15,6 +15,10 @@ pub(crate) struct DataSegment {
 
 pub(crate) struct Inner {
     pub module: wasmi::Module,
+    /// The module's `ic0` imports, ready to instantiate (store independent).
+    pub linker: wasmi::Linker<crate::api::Host>,
+    /// The declared type of memory 0, imported as `keel.memory` by the rewritten module.
+    pub memory_type: Option<wasmi::MemoryType>,
     pub info: ModuleInfo,
     pub active_data: Vec<DataSegment>,
     /// (export name, type) of every persisted mutable global, in index order.

@@ -5,7 +5,10 @@
 //! - memory 0, table 0 and every mutable global are exported under reserved `keel ` names;
 //! - `(start)` is removed and exported as `keel start` (run once, at install);
 //! - active data segments become empty passive ones (the sandbox applies them once, at install);
-//! - `env.memory` / `env.table` imports become definitions of the same type.
+//! - memory 0 (defined, or imported as `env.memory`) becomes the import `keel.memory`, so
+//!   each execution can hand the instance a memory already of the canister's heap size
+//!   (growing a fresh memory would copy it);
+//! - an `env.table` import becomes a table definition of the same type.
 //!
 //! Everything else is copied byte for byte.
 
@@ -21,6 +24,8 @@ use crate::error::ValidationError;
 pub(crate) const MEMORY_EXPORT: &str = "keel memory";
 pub(crate) const TABLE_EXPORT: &str = "keel table";
 pub(crate) const START_EXPORT: &str = "keel start";
+/// Module and name of the memory import every rewritten module has (if it has a memory).
+pub(crate) const MEMORY_IMPORT: (&str, &str) = ("keel", "memory");
 
 pub(crate) fn export_name_of_global(index: u32) -> String {
     format!("keel global {index}")
@@ -65,14 +70,21 @@ struct Section {
 
 pub(crate) fn instrument(v: &Validated) -> Result<Vec<u8>, ValidationError> {
     let mut sections = split(&v.wasm)?;
-    if v.memory_import.is_some() || v.table_import.is_some() {
+    if v.memory_type.is_some() || v.table_import.is_some() {
         let mut imports = Vec::new();
-        leb(&mut imports, v.function_imports.len() as u64);
+        leb(&mut imports, (v.function_imports.len() + usize::from(v.memory_type.is_some())) as u64);
         for (module, name, ty) in &v.function_imports {
             encode_name(&mut imports, module);
             encode_name(&mut imports, name);
             imports.push(EXPORT_FUNC);
             leb(&mut imports, u64::from(*ty));
+        }
+        // Memory imports do not shift the function index space, so the memory goes last.
+        if let Some(memory) = v.memory_type {
+            encode_name(&mut imports, MEMORY_IMPORT.0);
+            encode_name(&mut imports, MEMORY_IMPORT.1);
+            imports.push(EXPORT_MEMORY);
+            encode_memory_type(&mut imports, &memory);
         }
         upsert(&mut sections, IMPORT, imports);
     }
@@ -82,11 +94,8 @@ pub(crate) fn instrument(v: &Validated) -> Result<Vec<u8>, ValidationError> {
         let payload = prepend_entry(sections.iter().find(|s| s.id == TABLE).map(|s| s.payload.as_slice()), &entry)?;
         upsert(&mut sections, TABLE, payload);
     }
-    if let Some(memory) = v.memory_import {
-        let mut payload = alloc::vec![1];
-        encode_memory_type(&mut payload, &memory);
-        upsert(&mut sections, MEMORY, payload);
-    }
+    // At most one memory exists (multi-memory is off), and it is now imported.
+    sections.retain(|s| s.id != MEMORY);
     let mut extra: Vec<(String, u8, u32)> = Vec::new();
     if v.has_memory {
         extra.push((MEMORY_EXPORT.into(), EXPORT_MEMORY, 0));

@@ -37,9 +37,10 @@ pub(crate) struct Validated {
     /// The raw Wasm (decompressed).
     pub wasm: Vec<u8>,
     pub info: ModuleInfo,
-    pub memory_import: Option<MemoryType>,
     pub table_import: Option<TableType>,
     pub has_memory: bool,
+    /// The type of memory 0 (defined or imported).
+    pub memory_type: Option<MemoryType>,
     pub has_table: bool,
     /// Index and type of every mutable global of a persistable type.
     pub mutable_globals: Vec<(u32, GlobalKind)>,
@@ -100,10 +101,10 @@ struct Walk {
     /// Type index of every function (imports first).
     function_types: Vec<u32>,
     imports: Vec<(String, String, u32)>,
-    memory_import: Option<MemoryType>,
     table_import: Option<TableType>,
     memory64: bool,
     has_memory: bool,
+    memory_type: Option<MemoryType>,
     has_table: bool,
     mutable_globals: Vec<(u32, GlobalKind)>,
     globals: u64,
@@ -208,6 +209,7 @@ impl Walk {
 
     fn memory(&mut self, memory: MemoryType) {
         self.has_memory = true;
+        self.memory_type = Some(memory);
         self.memory64 = memory.memory64;
     }
 
@@ -225,7 +227,6 @@ impl Walk {
             }
             (_, _, TypeRef::Func(_)) => Err(refuse("function imports must come from module \"ic0\"")),
             ("env", "memory", TypeRef::Memory(memory)) => {
-                self.memory_import = Some(memory);
                 self.memory(memory);
                 Ok(())
             }
@@ -361,9 +362,9 @@ impl Walk {
         Ok(Validated {
             wasm,
             info,
-            memory_import: self.memory_import,
             table_import: self.table_import,
             has_memory: self.has_memory,
+            memory_type: self.memory_type,
             has_table: self.has_table,
             mutable_globals: self.mutable_globals,
             start: self.start,
