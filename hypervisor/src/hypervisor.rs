@@ -33,6 +33,8 @@ pub struct Hypervisor<E: Executor> {
     exec: E,
     state: ReplicatedState<E>,
     certified: ReplicatedState<E>,
+    /// The subnet's certificate of `certified`, once consensus produced it.
+    certificate: Option<Vec<u8>>,
     digests: BTreeMap<MemoryKey, MemoryDigest>,
     canister_hashes: BTreeMap<CanisterId, [u8; 32]>,
     persisted: BTreeSet<MemoryKey>,
@@ -46,6 +48,7 @@ impl<E: Executor> Hypervisor<E> {
         Hypervisor {
             exec,
             certified: state.clone(),
+            certificate: None,
             state,
             digests: BTreeMap::new(),
             canister_hashes: BTreeMap::new(),
@@ -88,6 +91,7 @@ impl<E: Executor> Hypervisor<E> {
         execute_round(&self.exec, &mut self.state, block);
         let hash = self.state_hash();
         self.certified = self.state.clone();
+        self.certificate = None;
         Ok(hash)
     }
 
@@ -139,9 +143,15 @@ impl<E: Executor> Hypervisor<E> {
         self.state_tree().to_hash_tree().digest()
     }
 
+    /// Records the subnet's certificate (CBOR) of the latest round's state tree, which
+    /// queries then expose through `ic0.data_certificate_*`.
+    pub fn set_certificate(&mut self, certificate: Vec<u8>) {
+        self.certificate = Some(certificate);
+    }
+
     /// Runs a query on the latest certified state.
     pub fn query(&self, sender: Principal, receiver: Principal, method: &str, arg: Vec<u8>) -> Result<Vec<u8>, UserError> {
-        crate::query::query(&self.exec, &self.certified, sender, receiver, method, arg)
+        crate::query::query(&self.exec, &self.certified, self.certificate.as_deref(), sender, receiver, method, arg)
     }
 
     /// Runs `canister_inspect_message` for an ingress update on the certified state; the
@@ -194,6 +204,7 @@ impl<E: Executor> Hypervisor<E> {
         let mut hv = Hypervisor {
             exec,
             certified: state.clone(),
+            certificate: None,
             state,
             digests: BTreeMap::new(),
             canister_hashes: BTreeMap::new(),

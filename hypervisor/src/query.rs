@@ -19,9 +19,12 @@ use crate::state::ReplicatedState;
 pub const MAX_COMPOSITE_DEPTH: usize = 8;
 
 /// Runs query `method` of `receiver` as `sender` on `state`; returns the reply bytes.
+/// `certificate` is the certificate of `state` (what `ic0.data_certificate_copy` hands
+/// to the top-level query), if the subnet has certified it.
 pub fn query<E: Executor>(
     exec: &E,
     state: &ReplicatedState<E>,
+    certificate: Option<&[u8]>,
     sender: Principal,
     receiver: Principal,
     method: &str,
@@ -30,7 +33,7 @@ pub fn query<E: Executor>(
     if receiver.is_management() {
         return management_query(state, sender, method, &arg);
     }
-    let q = Query { exec, state };
+    let q = Query { exec, state, certificate };
     q.call(sender, receiver, method, arg, 0)
 }
 
@@ -89,6 +92,7 @@ fn management_query<E: Executor>(state: &ReplicatedState<E>, sender: Principal, 
 struct Query<'a, E: Executor> {
     exec: &'a E,
     state: &'a ReplicatedState<E>,
+    certificate: Option<&'a [u8]>,
 }
 
 impl<E: Executor> Query<'_, E> {
@@ -117,7 +121,9 @@ impl<E: Executor> Query<'_, E> {
         };
         let module = entry.module.clone();
         let mut memory = p.memory.pages.clone();
-        let env = crate::round::environment(self.state, p, false);
+        let mut env = crate::round::environment(self.state, p, false);
+        // Only the query a user called sees the certificate (not composite callees).
+        env.data_certificate = self.certificate.filter(|_| depth == 0).map(<[u8]>::to_vec);
         let input = MessageInput { caller: sandbox_principal(&sender), arg, method_name: method.into(), ..MessageInput::default() };
         let out = self.exec.execute(&module, &mut memory, &ep, &input, &env);
         out.result.as_ref().map_err(|t| execution_error(t, cid))?;

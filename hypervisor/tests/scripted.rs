@@ -60,6 +60,10 @@ fn counter(env: &mut Env<'_>) -> Result<(), ExecutionError> {
             let v = env.heap(a);
             env.reply_u64(v);
         }
+        EntryPoint::Query(m) if m == "cert" => {
+            let c = env.env.data_certificate.clone().unwrap_or_default();
+            env.reply(c);
+        }
         _ => return Err(ExecutionError::MethodNotFound(String::new())),
     }
     Ok(())
@@ -148,7 +152,7 @@ fn caller(env: &mut Env<'_>) -> Result<(), ExecutionError> {
 
 fn executor() -> TestExecutor {
     TestExecutor::default()
-        .with("counter", counter, &["inc", "inc_then_trap", "refuse", "silent", "fill", "stable_put"], &["get", "peek"])
+        .with("counter", counter, &["inc", "inc_then_trap", "refuse", "silent", "fill", "stable_put"], &["get", "peek", "cert"])
         .with("caller", caller, &["call", "call_trap_callback", "bump", "fork_self", "fill"], &["get", "peek"])
         .with_composite("caller", &["sum_of"])
 }
@@ -700,4 +704,16 @@ fn snapshots_are_listed_deleted_and_owned_by_their_canister() {
     n.update(USER, Principal::MANAGEMENT_CANISTER, "delete_canister_snapshot", del(c, &id)).unwrap();
     assert_eq!(list(&mut n), 1);
     n.assert_cycles_conserved();
+}
+
+#[test]
+fn queries_see_the_certificate_of_the_state_they_run_on() {
+    let mut n = Node::new(executor(), SubnetType::Application);
+    let c = n.install(USER, "counter", 10 * T);
+    assert!(n.hv.query(USER, c.to_principal(), "cert", vec![]).unwrap().is_empty(), "no certificate yet");
+    n.hv.set_certificate(b"certificate-of-this-round".to_vec());
+    assert_eq!(n.hv.query(USER, c.to_principal(), "cert", vec![]).unwrap(), b"certificate-of-this-round");
+    // A new round's state is not covered by the old certificate.
+    n.round(vec![]);
+    assert!(n.hv.query(USER, c.to_principal(), "cert", vec![]).unwrap().is_empty());
 }
