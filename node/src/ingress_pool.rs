@@ -2,7 +2,7 @@
 //! (read_state's access rule needs it), and the v3/v4 calls parked until their status is
 //! certified. Ordering and deduplication for blocks is consensus' own ingress pool.
 
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet};
 use keel_interface::call;
 use keel_interface::http::HttpResponse;
 use keel_interface::read_state::{CertifiedState, RequestOrigin};
@@ -29,11 +29,11 @@ struct Parked {
 /// Accepted calls and parked requests.
 #[derive(Debug, Default)]
 pub struct IngressPool {
-    origins: BTreeMap<RequestId, (RequestOrigin, u64)>,
+    origins: BTreeMap<RequestId, RequestOrigin>,
+    /// `origins` by expiry, so pruning costs what it removes.
+    by_expiry: BTreeSet<(u64, RequestId)>,
     parked: BTreeMap<Ticket, Parked>,
     next_ticket: Ticket,
-    /// `origins` without expiries, as the state reader wants it.
-    view: BTreeMap<RequestId, RequestOrigin>,
 }
 
 impl IngressPool {
@@ -44,14 +44,14 @@ impl IngressPool {
         }
         let (EffectiveId::Canister(ecid) | EffectiveId::Subnet(ecid)) = call.target;
         let origin = RequestOrigin { sender: call.content.sender, effective_canister_id: ecid };
-        self.origins.insert(call.request_id, (origin, call.content.ingress_expiry.0 .0));
-        self.view.insert(call.request_id, origin);
+        self.origins.insert(call.request_id, origin);
+        self.by_expiry.insert((call.content.ingress_expiry.0 .0, call.request_id));
         true
     }
 
     /// Origins of accepted calls.
     pub fn origins(&self) -> &BTreeMap<RequestId, RequestOrigin> {
-        &self.view
+        &self.origins
     }
 
     /// Parks a v3/v4 call until `deadline`; `ready` if its status is already certified.
@@ -98,11 +98,66 @@ impl IngressPool {
 
     /// Forgets origins whose statuses execution no longer keeps.
     pub fn prune(&mut self, now: u64) {
-        let before = self.origins.len();
-        self.origins.retain(|_, (_, expiry)| expiry.saturating_add(ORIGIN_RETENTION_NS) >= now);
-        if self.origins.len() != before {
-            let origins = &self.origins;
-            self.view.retain(|rid, _| origins.contains_key(rid));
+        while let Some(&(expiry, rid)) = self.by_expiry.first() {
+            if expiry.saturating_add(ORIGIN_RETENTION_NS) >= now {
+                return;
+            }
+            self.by_expiry.pop_first();
+            self.origins.remove(&rid);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keel_interface::envelope::CallContent;
+    use keel_interface::expiry::{Expiry, Time};
+    use keel_interface::route::CallVersion;
+    use keel_interface::Principal;
+
+    fn call(id: u8, expiry: u64) -> IngressCall {
+        let canister = Principal::from_canister_index(1);
+        IngressCall {
+            request_id: RequestId([id; 32]),
+            version: CallVersion::V4,
+            target: EffectiveId::Canister(canister),
+            content: CallContent {
+                canister_id: canister,
+                method_name: "m".into(),
+                arg: alloc::vec![],
+                sender: Principal::anonymous(),
+                ingress_expiry: Expiry(Time(expiry)),
+                nonce: None,
+            },
+        }
+    }
+
+    #[test]
+    fn origins_dedup_and_expire_after_retention() {
+        let mut pool = IngressPool::default();
+        assert!(pool.accept(&call(1, 100)));
+        assert!(!pool.accept(&call(1, 100)), "same request id");
+        assert!(pool.accept(&call(2, 200)));
+        pool.prune(100 + ORIGIN_RETENTION_NS);
+        assert_eq!(pool.origins().len(), 2, "kept through the retention");
+        pool.prune(101 + ORIGIN_RETENTION_NS);
+        assert_eq!(pool.origins().keys().collect::<alloc::vec::Vec<_>>(), [&RequestId([2; 32])]);
+    }
+
+    #[test]
+    fn parked_calls_time_out_at_their_deadline() {
+        let mut pool = IngressPool::default();
+        let t = pool.park(RequestId([1; 32]), 50, None);
+        assert!(pool.has_parked());
+        assert_eq!(pool.next_deadline(), Some(50));
+        assert_eq!(pool.poll(t, 49), None);
+        assert_eq!(pool.poll(t, 50).map(|r| r.status), Some(202));
+        assert!(!pool.has_parked());
+        // Answered once: the ticket is gone.
+        assert_eq!(pool.poll(t, 50).map(|r| r.status), Some(202));
+        let ready = pool.park(RequestId([2; 32]), 50, Some(HttpResponse::empty(200)));
+        assert_eq!(pool.next_deadline(), None, "a ready call waits for nothing");
+        assert_eq!(pool.poll(ready, 0).map(|r| r.status), Some(200));
     }
 }

@@ -228,3 +228,17 @@ fn same_inputs_give_the_same_state() {
     let b = run();
     assert_eq!(a, b);
 }
+
+#[test]
+fn anyone_may_use_the_provisional_api_on_a_dev_node() {
+    let anonymous = signer(ic_agent::identity::AnonymousIdentity);
+    let mut h = Harness::<MemBlockDevice>::start(1, None);
+    let cid = h.create(&anonymous);
+    let top_up = Encode!(&ic_management_canister_types::ProvisionalTopUpCanisterArgs {
+        canister_id: cid,
+        amount: candid::Nat::from(1_000_000u64)
+    })
+    .unwrap();
+    let s = sign_call(&anonymous, P::management_canister(), "provisional_top_up_canister", top_up, cid);
+    assert_eq!(h.call(&s), Outcome::Replied(Encode!().unwrap()));
+}
