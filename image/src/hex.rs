@@ -38,7 +38,7 @@ impl core::fmt::Display for HexError {
 /// Decodes hex (either case), ignoring surrounding whitespace.
 pub fn decode(text: &str) -> Result<Vec<u8>, HexError> {
     let text = text.trim().as_bytes();
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return Err(HexError::OddLength(text.len()));
     }
     let digit = |i: usize| -> Result<u8, HexError> {
