@@ -5,7 +5,7 @@
 use alloc::vec::Vec;
 
 use crate::beacon::Beacon;
-use crate::block::{Block, IngressMessage};
+use crate::block::{Block, IngressMessage, SignedBlock};
 use crate::certification::{Certification, Certifier};
 use crate::codec::DecodeError;
 use crate::config::Config;
@@ -41,6 +41,9 @@ pub enum PersistRecord {
     /// The highest height at which this node notarization-shared. After a restart it issues
     /// no finalization share at or below it: it may have forgotten sharing another block.
     ShareFence(Height),
+    /// The block this node just proposed. After a restart it re-proposes this block rather
+    /// than making a different one at the same height.
+    Proposal(SignedBlock),
 }
 
 /// What a node restarts from: its persisted records folded together.
@@ -52,12 +55,14 @@ pub struct Persisted {
     pub finalized: Vec<(Block, Beacon)>,
     /// The last [`PersistRecord::ShareFence`].
     pub share_fence: Height,
+    /// The last [`PersistRecord::Proposal`].
+    pub proposal: Option<SignedBlock>,
 }
 
 impl Persisted {
     /// A first boot from the genesis package.
     pub fn genesis(cup: CatchUpPackage) -> Self {
-        Persisted { cup, finalized: Vec::new(), share_fence: Height::ZERO }
+        Persisted { cup, finalized: Vec::new(), share_fence: Height::ZERO, proposal: None }
     }
 
     /// Folds one record in (what a driver's store does).
@@ -79,6 +84,11 @@ impl Persisted {
             PersistRecord::ShareFence(h) => {
                 if *h > self.share_fence {
                     self.share_fence = *h;
+                }
+            }
+            PersistRecord::Proposal(b) => {
+                if self.proposal.as_ref().is_none_or(|p| b.block.height > p.block.height) {
+                    self.proposal = Some(b.clone());
                 }
             }
         }
@@ -217,6 +227,12 @@ impl<C: Crypto> ConsensusNode<C> {
         }
         let tip = node.chain.tip().block.height;
         node.pool.purge_through(tip);
+        if let Some(sb) = persisted.proposal {
+            let hash = sb.block.hash();
+            if let Some(p) = node.pool.at_mut(sb.block.height) {
+                p.blocks.insert(hash, crate::pool::PooledBlock { signed: sb, valid: false });
+            }
+        }
         node.round = Round::awaiting(tip.next());
         node.broadcast_status();
         node.advance(now);

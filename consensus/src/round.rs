@@ -338,10 +338,14 @@ impl<C: Crypto> ConsensusNode<C> {
         if r.proposed || now < r.started.plus(delay(self.cfg.block_maker_delay, rank)) {
             return false;
         }
-        let lower_exists = self
-            .pool
-            .at(h)
-            .is_some_and(|p| p.blocks.values().any(|b| b.valid && b.signed.block.rank < rank));
+        // After a restart our persisted proposal is back in the pool: never make a second,
+        // different block at this height (that would be equivocation).
+        let already_made = self.pool.at(h).is_some_and(|p| p.blocks_by(self.me) > 0);
+        let lower_exists = already_made
+            || self
+                .pool
+                .at(h)
+                .is_some_and(|p| p.blocks.values().any(|b| b.valid && b.signed.block.rank < rank));
         let made = if lower_exists { None } else { self.make_block(h, rank, now) };
         if !lower_exists && made.is_none() {
             // No notarized parent with known ancestry yet; retry when blocks arrive.
@@ -351,6 +355,7 @@ impl<C: Crypto> ConsensusNode<C> {
             r.proposed = true;
         }
         if let Some(sb) = made {
+            self.out.push(Output::Persist(PersistRecord::Proposal(sb.clone())));
             if let Some(p) = self.pool.at_mut(h) {
                 p.blocks.insert(sb.block.hash(), PooledBlock { signed: sb.clone(), valid: true });
             }

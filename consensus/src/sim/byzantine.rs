@@ -15,7 +15,8 @@ use crate::vote::Vote;
 pub enum Behaviour {
     /// Follows the protocol.
     Honest,
-    /// As block maker, sends different blocks to different halves of the subnet.
+    /// As block maker, sends different blocks to different halves of the subnet; and votes
+    /// to finalize every block it notarizes (it runs the broken finalization rule).
     Equivocate,
     /// Sends corrupted signatures and shares, and votes for blocks that do not exist.
     InvalidShares,

@@ -17,6 +17,8 @@ pub enum Violation {
     BadCertification { height: Height, node: NodeIndex },
     /// A node was handed a finalized block out of order.
     DeliveryGap { node: NodeIndex, expected: Height, got: Height },
+    /// An honest node proposed two different blocks at one height (e.g. after a restart).
+    HonestEquivocation { node: NodeIndex, height: Height },
     /// An honest node rejected a message of an honest peer as invalid.
     HonestPeerBlamed { node: NodeIndex, peer: NodeIndex, reason: String },
     /// Honest nodes did not progress within the bound after the network healed.
@@ -36,6 +38,9 @@ impl fmt::Display for Violation {
             Violation::DeliveryGap { node, expected, got } => {
                 write!(f, "{node} was delivered height {got}, expected {expected}")
             }
+            Violation::HonestEquivocation { node, height } => {
+                write!(f, "honest {node} proposed two different blocks at height {height}")
+            }
             Violation::HonestPeerBlamed { node, peer, reason } => {
                 write!(f, "{node} rejected a message of honest {peer}: {reason}")
             }
@@ -50,6 +55,7 @@ pub(crate) struct Checker {
     finalized: BTreeMap<Height, BlockHash>,
     states: BTreeMap<Height, StateHash>,
     certified: BTreeMap<Height, StateHash>,
+    proposals: BTreeMap<(NodeIndex, Height), BlockHash>,
     /// The first violation, with the time it happened.
     pub violation: Option<(Time, Violation)>,
 }
@@ -95,6 +101,13 @@ impl Checker {
             self.fail(now, Violation::BadCertification { height: h, node });
         }
         self.certified.entry(h).or_insert(root);
+    }
+
+    /// A block an honest node sent as its own proposal.
+    pub fn proposed(&mut self, now: Time, node: NodeIndex, h: Height, hash: BlockHash) {
+        if *self.proposals.entry((node, h)).or_insert(hash) != hash {
+            self.fail(now, Violation::HonestEquivocation { node, height: h });
+        }
     }
 
     pub fn gap(&mut self, now: Time, node: NodeIndex, expected: Height, got: Height) {

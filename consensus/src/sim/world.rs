@@ -188,7 +188,12 @@ impl<S: Scheme + Clone> World<S> {
         n.sync = None;
         n.timer = None;
         let idx = NodeIndex::new(i as u32);
-        match ConsensusNode::restore(self.node_cfg.clone(), idx, n.keys.clone(), n.store.clone(), self.now) {
+        let mut cfg = self.node_cfg.clone();
+        if n.behaviour == Behaviour::Equivocate {
+            // What f Byzantine nodes may do: finalization-share conflicting blocks.
+            cfg.broken_rule = Some(crate::config::BrokenRule::FinalizeWithoutNotarization);
+        }
+        match ConsensusNode::restore(cfg, idx, n.keys.clone(), n.store.clone(), self.now) {
             Ok((node, outs)) => {
                 n.node = Some(node);
                 let cup = n.store.cup.height();
@@ -555,6 +560,11 @@ impl<S: Scheme + Clone> World<S> {
         let me = NodeIndex::new(i as u32);
         let peers: Vec<NodeIndex> = (0..self.nodes.len() as u32).map(NodeIndex::new).filter(|p| *p != me).collect();
         let behaviour = self.nodes[i].behaviour;
+        if let (Behaviour::Honest, Message::Block(sb)) = (behaviour, &m)
+            && sb.block.maker == me
+        {
+            self.checker.proposed(self.now, me, sb.block.height, sb.block.hash());
+        }
         let packets = match (behaviour, dest) {
             (Behaviour::Honest, Dest::All) => {
                 let bytes = m.encode();
