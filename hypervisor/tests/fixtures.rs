@@ -336,3 +336,28 @@ fn recovery_of_wasm_canisters_reaches_the_uncrashed_state_hash() {
         k += 37;
     }
 }
+
+/// The scale-out pattern with real canisters: a front-end (`inter_canister.forward`)
+/// spreads keys over bucket canisters in one block; every call carries cycles the buckets
+/// refuse, so they come back. (The buckets are created by the user here: no fixture
+/// creates canisters itself — the scripted scale-out test covers that part.)
+#[test]
+fn front_end_spreads_keys_over_bucket_canisters() {
+    let mut n = node(SubnetType::Application);
+    let front = n.install_wasm(USER, wasm(Canister::InterCanister), no_args(), 10 * T);
+    let buckets: Vec<CanisterId> = (0..4).map(|_| n.install_wasm(USER, wasm(Canister::Counter), nat64(0), 10 * T)).collect();
+    let msgs: Vec<_> = (0..20u64).map(|k| n.ingress(USER, front.to_principal(), "forward", forward_arg(buckets[(k % 4) as usize], "inc", k))).collect();
+    let ids: Vec<_> = msgs.iter().map(|m| m.id).collect();
+    n.round(msgs);
+    for _ in 0..5 {
+        n.round(vec![]);
+    }
+    for id in &ids {
+        let IngressStatus::Replied(r) = n.status(id) else { panic!("{:?}", n.status(id)) };
+        assert!(forward_result(&r).is_ok());
+    }
+    for b in &buckets {
+        assert_eq!(reply_u64(&n.hv.query(USER, b.to_principal(), "get", no_args()).unwrap()), 5);
+    }
+    n.assert_cycles_conserved();
+}
