@@ -379,9 +379,14 @@ impl<E: Executor> Round<'_, E> {
             memory.key = self.state.fresh_memory_key();
         }
         let module = self.state.modules.get(&hash).map(|m| m.module.clone()).ok_or_else(|| not_found(cid))?;
-        let env = self.hook_environment(cid)?;
-        let out = self.exec.instantiate(&module, &mut memory.pages, &env);
-        hook_result(cid, &out)?;
+        // With `wasm_memory_persistence = keep` the heap (and globals) carry over as they
+        // are: the new module is not re-instantiated over them (no data segments, no
+        // `(start)`), which is what enhanced orthogonal persistence relies on.
+        if !matches!(mode, InstallMode::Upgrade { keep_heap: true, .. }) {
+            let env = self.hook_environment(cid)?;
+            let out = self.exec.instantiate(&module, &mut memory.pages, &env);
+            hook_result(cid, &out)?;
+        }
         let hook = if matches!(mode, InstallMode::Upgrade { .. }) { EntryPoint::PostUpgrade } else { EntryPoint::Init };
         let out = self.run_hook(cid, &module, &mut memory, &hook, sender, init_arg, limit)?;
         hook_result(cid, &out)?;

@@ -717,3 +717,31 @@ fn queries_see_the_certificate_of_the_state_they_run_on() {
     n.round(vec![]);
     assert!(n.hv.query(USER, c.to_principal(), "cert", vec![]).unwrap().is_empty());
 }
+
+#[test]
+fn upgrade_with_keep_retains_the_heap() {
+    let mut n = Node::new(executor(), SubnetType::Application);
+    let c = n.install(USER, "counter", 10 * T);
+    n.update(USER, c.to_principal(), "fill", 4u64.to_le_bytes().to_vec()).unwrap();
+    let keep = candid::encode(&[(
+        Type::record(&[
+            ("mode", Type::variant(&[("upgrade", Type::opt(Type::record(&[("wasm_memory_persistence", Type::opt(Type::variant(&[("keep", Type::Null), ("replace", Type::Null)])))])))])),
+            ("canister_id", Type::Principal),
+            ("wasm_module", Type::blob()),
+            ("arg", Type::blob()),
+        ]),
+        Value::record(&[
+            ("mode", Value::variant("upgrade", Value::some(Value::record(&[("wasm_memory_persistence", Value::some(Value::variant("keep", Value::Null)))])))),
+            ("canister_id", Value::Principal(c.to_principal())),
+            ("wasm_module", Value::Blob(b"counter".to_vec())),
+            ("arg", Value::Blob(vec![])),
+        ]),
+    )])
+    .unwrap();
+    n.update(USER, Principal::MANAGEMENT_CANISTER, "install_code", keep).unwrap();
+    let peek = |n: &Node, page: u64| u64_of(&n.hv.query(USER, c.to_principal(), "peek", (page * 4096).to_le_bytes().to_vec()).unwrap());
+    assert_eq!(peek(&n, 3), 10, "heap page 3 (7 + 3) survived the upgrade");
+    // Without `keep` the heap is replaced.
+    n.update(USER, Principal::MANAGEMENT_CANISTER, "install_code", install_arg(c, "counter", "upgrade", vec![])).unwrap();
+    assert_eq!(peek(&n, 3), 0);
+}
