@@ -33,12 +33,25 @@ pub fn ensure_disk(path: &Path, mib: u64) -> std::io::Result<()> {
 impl TestNode {
     /// Builds (if needed) and boots the release node kernel, waiting for its ready line.
     pub fn start(disk: Option<&Path>) -> Result<Self, String> {
+        Self::start_with(disk, "")
+    }
+
+    /// As [`Self::start`], with extra kernel command-line options.
+    pub fn start_with(disk: Option<&Path>, cmdline: &str) -> Result<Self, String> {
         let kernel = build::kernel(Flavor::Node, true)?;
         let port = free_port().map_err(|e| e.to_string())?;
-        let machine = Machine::node(kernel, port, disk);
+        let mut machine = Machine::node(kernel, port, disk);
+        if let keel_qemu::Boot::Pvh { cmdline: line, .. } = &mut machine.boot {
+            *line = cmdline.to_owned();
+        }
         let mut qemu = Qemu::start(&machine, Echo::Silent, false).map_err(|e| e.to_string())?;
         let ready = qemu.wait_ready(Duration::from_secs(120)).map_err(|e: QemuError| e.to_string())?;
         Ok(Self { qemu, url: format!("http://127.0.0.1:{port}"), ready })
+    }
+
+    /// `host:port` of the node's HTTP interface, for raw TCP clients.
+    pub fn address(&self) -> &str {
+        self.url.trim_start_matches("http://")
     }
 
     /// The serial log so far, for failure messages.

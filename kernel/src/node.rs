@@ -65,7 +65,8 @@ pub fn run(boot: &BootData) -> ! {
     match devices.nics.into_iter().next() {
         Some(nic) => {
             let ip = crate::net::Ipv4Config::from_cmdline(boot.cmdline());
-            executor.spawn_local("net", crate::net::run(nic, ip, keel_abi::net::HTTP_PORT, node));
+            let timeouts = crate::net::http::Timeouts::from_cmdline(boot.cmdline());
+            executor.spawn_local("net", crate::net::run(nic, ip, keel_abi::net::HTTP_PORT, timeouts, node));
         }
         None => log::warn!("no network card: the node cannot serve"),
     }

@@ -11,14 +11,31 @@ use keel_node::{Reply, Service};
 use smoltcp::iface::{SocketHandle, SocketSet};
 use smoltcp::socket::tcp;
 
-/// Concurrent connections; more wait in the peer's SYN retries.
-const CONNECTIONS: usize = 64;
-const RX_BUFFER: usize = 16 * 1024;
-const TX_BUFFER: usize = 32 * 1024;
-/// A request must arrive whole within this time once it starts (answered 408 otherwise).
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// An idle keep-alive connection is closed after this.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Concurrent connections: enough for hundreds of clients at once, 6 MiB of buffers.
+const CONNECTIONS: usize = 256;
+const RX_BUFFER: usize = 8 * 1024;
+const TX_BUFFER: usize = 16 * 1024;
+
+/// How long clients may take.
+#[derive(Clone, Copy, Debug)]
+pub struct Timeouts {
+    /// A request must arrive whole within this time once it starts (answered 408 otherwise).
+    pub request: Duration,
+    /// An idle keep-alive connection is closed after this.
+    pub idle: Duration,
+}
+
+impl Timeouts {
+    /// 30 s for a request, 60 s idle; `http.request_timeout=<s>` and `http.idle_timeout=<s>`
+    /// on the command line override them.
+    pub fn from_cmdline(cmdline: crate::boot::Cmdline<'_>) -> Self {
+        let secs = |key, default| cmdline.get(key).and_then(|v| v.parse().ok()).map_or(default, Duration::from_secs);
+        Self {
+            request: secs("http.request_timeout", Duration::from_secs(30)),
+            idle: secs("http.idle_timeout", Duration::from_secs(60)),
+        }
+    }
+}
 
 struct Connection {
     handle: SocketHandle,
@@ -35,11 +52,12 @@ struct Connection {
 
 pub struct Server {
     port: u16,
+    timeouts: Timeouts,
     connections: Vec<Connection>,
 }
 
 impl Server {
-    pub fn new(sockets: &mut SocketSet<'static>, port: u16) -> Self {
+    pub fn new(sockets: &mut SocketSet<'static>, port: u16, timeouts: Timeouts) -> Self {
         let connections = (0..CONNECTIONS)
             .map(|_| {
                 let mut socket = tcp::Socket::new(
@@ -59,7 +77,7 @@ impl Server {
                 }
             })
             .collect();
-        Self { port, connections }
+        Self { port, timeouts, connections }
     }
 
     /// Moves every connection forward as far as it can go without waiting.
@@ -67,7 +85,7 @@ impl Server {
         let now = time::now();
         for conn in &mut self.connections {
             let socket = sockets.get_mut::<tcp::Socket>(conn.handle);
-            conn.step(socket, service, now, self.port);
+            conn.step(socket, service, now, self.port, &self.timeouts);
         }
     }
 
@@ -78,11 +96,11 @@ impl Server {
             .iter()
             .filter(|c| c.connected)
             .map(|c| {
-                let limit = if c.parser.in_progress() { REQUEST_TIMEOUT } else { IDLE_TIMEOUT };
+                let limit = if c.parser.in_progress() { self.timeouts.request } else { self.timeouts.idle };
                 (c.last_activity + limit).duration_since(now)
             })
             .min()
-            .unwrap_or(IDLE_TIMEOUT)
+            .unwrap_or(self.timeouts.idle)
     }
 }
 
@@ -95,7 +113,7 @@ impl Connection {
         self.last_activity = now;
     }
 
-    fn step(&mut self, socket: &mut tcp::Socket<'_>, service: &mut impl Service, now: Instant, port: u16) {
+    fn step(&mut self, socket: &mut tcp::Socket<'_>, service: &mut impl Service, now: Instant, port: u16, timeouts: &Timeouts) {
         if !socket.is_open() {
             // The peer went away (or we closed): listen for the next client.
             self.connected = false;
@@ -113,7 +131,7 @@ impl Connection {
         self.receive(socket, now);
         self.respond(service);
         self.transmit(socket, now);
-        self.enforce_timeouts(socket, now);
+        self.enforce_timeouts(socket, now, timeouts);
     }
 
     fn receive(&mut self, socket: &mut tcp::Socket<'_>, now: Instant) {
@@ -176,15 +194,15 @@ impl Connection {
         }
     }
 
-    fn enforce_timeouts(&mut self, socket: &mut tcp::Socket<'_>, now: Instant) {
+    fn enforce_timeouts(&mut self, socket: &mut tcp::Socket<'_>, now: Instant, timeouts: &Timeouts) {
         let idle = now.duration_since(self.last_activity);
         if self.waiting.is_some() || !self.out.is_empty() {
             return; // the node owes this client an answer
         }
-        if self.parser.in_progress() && idle >= REQUEST_TIMEOUT {
+        if self.parser.in_progress() && idle >= timeouts.request {
             self.queue(&HttpResponse::text(408, "request not received in time"), false);
             self.transmit(socket, now);
-        } else if !self.parser.in_progress() && idle >= IDLE_TIMEOUT {
+        } else if !self.parser.in_progress() && idle >= timeouts.idle {
             socket.close();
         }
     }

@@ -55,7 +55,7 @@ const MAX_SLEEP: Duration = Duration::from_millis(500);
 const PARKED_POLL: Duration = Duration::from_millis(1);
 
 /// Runs the interface of `nic` and serves HTTP on `port` with `service`, forever.
-pub async fn run(mut nic: Nic, ip: Ipv4Config, port: u16, mut service: impl keel_node::Service) {
+pub async fn run(mut nic: Nic, ip: Ipv4Config, port: u16, timeouts: http::Timeouts, mut service: impl keel_node::Service) {
     let mac = nic.device.mac();
     let mut iface = Interface::new(Config::new(HardwareAddress::Ethernet(mac)), &mut nic.device, smoltcp_now());
     iface.update_ip_addrs(|addrs| {
@@ -63,7 +63,7 @@ pub async fn run(mut nic: Nic, ip: Ipv4Config, port: u16, mut service: impl keel
     });
     let _ = iface.routes_mut().add_default_ipv4_route(ip.gateway);
     let mut sockets = SocketSet::new(vec![]);
-    let mut server = http::Server::new(&mut sockets, port);
+    let mut server = http::Server::new(&mut sockets, port, timeouts);
     log::info!("network: {}/{} via {}, HTTP on port {port}", ip.address, ip.prefix, ip.gateway);
     loop {
         if nic.irq.is_some() {

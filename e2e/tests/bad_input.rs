@@ -1,0 +1,120 @@
+//! Hostile and broken clients get the IC's status codes and reject codes, and the node keeps
+//! serving everyone else: malformed HTTP and CBOR, bad signatures, expired ingress, bodies
+//! over the limit, unknown canisters, a client that never finishes its request, and hundreds
+//! of connections at once.
+
+use candid::{Encode, Principal};
+use ic_agent::{Agent, AgentError};
+use ic_agent::agent::RejectCode;
+use ic_agent::identity::BasicIdentity;
+use keel_e2e::TestNode;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, SystemTime};
+
+/// Sends raw bytes on a fresh connection and returns the status code of the answer.
+fn raw_status(node: &TestNode, request: &[u8]) -> u16 {
+    let mut stream = TcpStream::connect(node.address()).unwrap_or_else(|e| panic!("connect: {e}"));
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap_or_else(|e| panic!("{e}"));
+    stream.write_all(request).unwrap_or_else(|e| panic!("send: {e}"));
+    status_of(&mut stream)
+}
+
+fn status_of(stream: &mut TcpStream) -> u16 {
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).unwrap_or_else(|e| panic!("no response: {e}"));
+    std::str::from_utf8(&head[9..12]).ok().and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+fn post(path: &str, content_type: &str, body: &[u8]) -> Vec<u8> {
+    let mut request = format!(
+        "POST {path} HTTP/1.1\r\nHost: keel\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(body);
+    request
+}
+
+const STATUS: &[u8] = b"GET /api/v2/status HTTP/1.1\r\nHost: keel\r\nConnection: close\r\n\r\n";
+
+fn still_serving(node: &TestNode) {
+    assert_eq!(raw_status(node, STATUS), 200, "the node stopped answering\n{}", node.log());
+}
+
+fn identity() -> BasicIdentity {
+    let key = ic_ed25519::PrivateKey::generate_from_seed(&[7; 32]);
+    BasicIdentity::from_raw_key(&key.serialize_raw())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn broken_and_hostile_requests_are_refused_and_the_node_keeps_serving() {
+    let node = TestNode::start_with(None, "http.request_timeout=3").unwrap_or_else(|e| panic!("{e}"));
+    let query_path = format!("/api/v3/canister/{}/query", Principal::management_canister());
+
+    // Malformed HTTP, malformed CBOR, a missing content type, a body over the 2 MiB limit.
+    assert_eq!(raw_status(&node, b"BLAH\x00\x01 /\r\n\r\n"), 400);
+    assert_eq!(raw_status(&node, &post(&query_path, "application/cbor", b"\xd9\xd9\xf7\xa1\x00")), 400);
+    assert_eq!(raw_status(&node, &post(&query_path, "text/plain", b"hello")), 400);
+    let huge = format!("POST {query_path} HTTP/1.1\r\nHost: keel\r\nContent-Type: application/cbor\r\nContent-Length: {}\r\n\r\n", 3 << 20);
+    assert_eq!(raw_status(&node, huge.as_bytes()), 413);
+    still_serving(&node);
+
+    let agent = Agent::builder().with_url(&node.url).with_identity(identity()).build().unwrap_or_else(|e| panic!("{e}"));
+    agent.fetch_root_key().await.unwrap_or_else(|e| panic!("{e}"));
+
+    // A signature that does not verify: flip the last byte of a signed envelope (the end of
+    // `sender_sig`, the envelope's last field).
+    let cid = Principal::from_slice(&[0, 0, 0, 0, 0, 0, 0, 99, 1, 1]);
+    let mut signed = agent.query(&cid, "get").with_arg(Encode!().unwrap_or_default()).sign().unwrap_or_else(|e| panic!("{e}")).signed_query;
+    if let Some(last) = signed.last_mut() {
+        *last ^= 0x55;
+    }
+    let path = format!("/api/v3/canister/{cid}/query");
+    let status = raw_status(&node, &post(&path, "application/cbor", &signed));
+    assert!(status == 400 || status == 403, "a forged signature got {status}");
+
+    // Expired ingress.
+    let past = SystemTime::now() - Duration::from_secs(600);
+    match agent.update(&cid, "put").with_arg(vec![]).expire_at(past).call_and_wait().await {
+        Err(AgentError::HttpError(e)) => {
+            assert_eq!(e.status, 400, "{e:?}");
+            assert!(String::from_utf8_lossy(&e.content).contains("Invalid request expiry"), "{e:?}");
+        }
+        other => panic!("an expired call was not refused: {other:?}"),
+    }
+
+    // A canister that does not exist: destination invalid.
+    match agent.query(&cid, "get").with_arg(Encode!().unwrap_or_default()).call().await {
+        Err(AgentError::UncertifiedReject { reject, .. }) => {
+            assert_eq!(reject.reject_code, RejectCode::DestinationInvalid, "{reject:?}")
+        }
+        other => panic!("a query to a missing canister got {other:?}"),
+    }
+    still_serving(&node);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_clients_time_out_and_hundreds_of_connections_are_served() {
+    let node = TestNode::start_with(None, "http.request_timeout=3").unwrap_or_else(|e| panic!("{e}"));
+
+    // A client that starts a request and never finishes it holds one connection only.
+    let mut slow = TcpStream::connect(node.address()).unwrap_or_else(|e| panic!("{e}"));
+    slow.write_all(b"POST /api/v2/status HTTP/1.1\r\nContent-Length: 100\r\n\r\nabc").unwrap_or_else(|e| panic!("{e}"));
+    still_serving(&node);
+    slow.set_read_timeout(Some(Duration::from_secs(30))).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(status_of(&mut slow), 408, "the slow client was not timed out");
+
+    // 200 clients at once, each with its own connection.
+    let mut clients: Vec<TcpStream> = (0..200)
+        .map(|_| TcpStream::connect(node.address()).unwrap_or_else(|e| panic!("connect: {e}")))
+        .collect();
+    for client in &mut clients {
+        client.write_all(STATUS).unwrap_or_else(|e| panic!("{e}"));
+    }
+    for client in &mut clients {
+        client.set_read_timeout(Some(Duration::from_secs(60))).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(status_of(client), 200, "\n{}", node.log());
+    }
+    still_serving(&node);
+}
