@@ -152,7 +152,7 @@ fn bench_checkpoint(rows: &mut Vec<Row>) {
             let mut store = Store::format(MemBlockDevice::new(4 * total + 10_000)).expect("format");
             c.hv.checkpoint(&mut store).expect("full checkpoint");
             let mut samples = Vec::new();
-            for round in 0..5u8 {
+            for round in 0..9u8 {
                 if let Some(p) = c.hv.state_mut().canister_mut(cid) {
                     let fresh = [round.wrapping_add(1); PAGE_SIZE];
                     for i in 0..dirty {
