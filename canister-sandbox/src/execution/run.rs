@@ -83,7 +83,7 @@ pub(crate) fn run(
     // Fuel metering is always enabled by `engine::engine`.
     let _ = store.set_fuel(limit.get());
 
-    let result = prepare_and_call(sandbox, module, state, entry, &mut store, heap_source);
+    let result = prepare_and_call(module, state, entry, &mut store, heap_source);
     let instructions_used = NumInstructions::new(limit.get().saturating_sub(store.get_fuel().unwrap_or(0)));
     let (instance, keep) = match result {
         Ok(done) => done,
@@ -135,7 +135,6 @@ fn outcome(effects: MessageEffects, instructions_used: NumInstructions, dirty_pa
 /// Instantiates, restores the heap and globals, and calls the entry point. Returns the
 /// instance and whether anything ran that may have changed state.
 fn prepare_and_call(
-    sandbox: &Sandbox,
     module: &CompiledModule,
     state: &CanisterState,
     entry: &EntryPoint,
@@ -143,7 +142,6 @@ fn prepare_and_call(
     heap_source: HeapSource,
 ) -> Result<(Instance, bool), ExecutionError> {
     let inner = &module.0;
-    let _ = sandbox;
     let mut linker = inner.linker.clone();
     let memory = match inner.memory_type {
         Some(declared) => Some(heap_memory(store, declared, state, heap_source)?),
@@ -296,7 +294,7 @@ fn restore_heap(
     may_be_smaller: bool,
 ) -> Result<(), ExecutionError> {
     if let Some(memory) = memory {
-        if state.heap.len_bytes() % WASM_PAGE_SIZE != 0 {
+        if !state.heap.len_bytes().is_multiple_of(WASM_PAGE_SIZE) {
             return Err(state_mismatch("heap length is not a whole number of Wasm pages"));
         }
         let wanted = state.heap.len_bytes() / WASM_PAGE_SIZE;
