@@ -31,7 +31,22 @@ fn main() {
         );
         return;
     }
-    let cfg = SimConfig::preset(preset, nodes);
+    let mut cfg = SimConfig::preset(preset, nodes);
+    // Overrides for stress runs: `--target H`, `--chaos-secs S`, `--drop PERMILLE`, `--cup K`.
+    if let Some(t) = get("--target").and_then(|t| t.parse().ok()) {
+        cfg.target_height = t;
+    }
+    if let Some(k) = get("--cup").and_then(|k| k.parse().ok()) {
+        cfg.cup_interval = k;
+    }
+    if let Some(c) = cfg.chaos.as_mut() {
+        if let Some(s) = get("--chaos-secs").and_then(|s| s.parse().ok()) {
+            c.duration = std::time::Duration::from_secs(s);
+        }
+        if let Some(d) = get("--drop").and_then(|d| d.parse().ok()) {
+            c.drop_permille = d;
+        }
+    }
     // `--crypto bls` runs real Ed25519 + threshold BLS instead of the fast keyed-hash scheme.
     let bls = get("--crypto").is_some_and(|c| c == "bls");
     if let Some(seed) = get("--seed").and_then(|s| s.parse::<u64>().ok()) {

@@ -55,14 +55,14 @@ pub struct Persisted {
     pub finalized: Vec<(Block, Beacon)>,
     /// The last [`PersistRecord::ShareFence`].
     pub share_fence: Height,
-    /// The last [`PersistRecord::Proposal`].
-    pub proposal: Option<SignedBlock>,
+    /// [`PersistRecord::Proposal`]s above the finalized height.
+    pub proposals: Vec<SignedBlock>,
 }
 
 impl Persisted {
     /// A first boot from the genesis package.
     pub fn genesis(cup: CatchUpPackage) -> Self {
-        Persisted { cup, finalized: Vec::new(), share_fence: Height::ZERO, proposal: None }
+        Persisted { cup, finalized: Vec::new(), share_fence: Height::ZERO, proposals: Vec::new() }
     }
 
     /// Folds one record in (what a driver's store does).
@@ -73,12 +73,14 @@ impl Persisted {
                 if h > self.cup.height() {
                     self.cup = c.clone();
                     self.finalized.retain(|(b, _)| b.height > h);
+                    self.proposals.retain(|p| p.block.height > h);
                 }
             }
             PersistRecord::Finalized { block, beacon } => {
                 let next = self.finalized.last().map_or(self.cup.height(), |(b, _)| b.height).next();
                 if block.height == next {
                     self.finalized.push((block.clone(), *beacon));
+                    self.proposals.retain(|p| p.block.height > block.height);
                 }
             }
             PersistRecord::ShareFence(h) => {
@@ -86,11 +88,7 @@ impl Persisted {
                     self.share_fence = *h;
                 }
             }
-            PersistRecord::Proposal(b) => {
-                if self.proposal.as_ref().is_none_or(|p| b.block.height > p.block.height) {
-                    self.proposal = Some(b.clone());
-                }
-            }
+            PersistRecord::Proposal(b) => self.proposals.push(b.clone()),
         }
     }
 }
@@ -227,7 +225,7 @@ impl<C: Crypto> ConsensusNode<C> {
         }
         let tip = node.chain.tip().block.height;
         node.pool.purge_through(tip);
-        if let Some(sb) = persisted.proposal {
+        for sb in persisted.proposals {
             let hash = sb.block.hash();
             if let Some(p) = node.pool.at_mut(sb.block.height) {
                 p.blocks.insert(hash, crate::pool::PooledBlock { signed: sb, valid: false });

@@ -126,3 +126,15 @@ fn benchmark_reports_a_finalization_rate() {
     let rate = r.finalization_rate();
     assert!(rate > 1.0 && rate < 20.0, "{rate}");
 }
+
+#[test]
+fn long_lossy_chaos_with_frequent_catch_up_packages() {
+    for (n, seeds) in [(4, 0..120), (7, 0..40)] {
+        let mut cfg = SimConfig::preset(Preset::Adversarial, n);
+        cfg.target_height = 20;
+        cfg.cup_interval = 3;
+        cfg.chaos = Some(Chaos { duration: Duration::from_secs(12), drop_permille: 300, partitions: true, crashes: true });
+        let r = sweep(&cfg, seeds);
+        assert!(r.failures.is_empty(), "{:?}", r.failures.first());
+    }
+}
