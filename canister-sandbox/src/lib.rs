@@ -5,7 +5,8 @@
 //! The hypervisor drives it through [`Sandbox`]:
 //! 1. [`Sandbox::compile`] validates a module (raw or gzip) into a shareable [`CompiledModule`];
 //! 2. [`Sandbox::install`] gives a [`CanisterState`] the module's fresh heap (data segments,
-//!    `(start)`), keeping stable memory;
+//!    `(start)`), keeping stable memory ([`Sandbox::install_keeping_heap`] for upgrades with
+//!    `wasm_memory_persistence = keep`); [`ModuleCache`] shares compiled modules by hash;
 //! 3. [`Sandbox::execute`] runs one [`EntryPoint`] and returns an [`ExecutionOutcome`] with the
 //!    message's effects (reply, calls, cycles, certified data, timer). The state is changed only
 //!    when the execution succeeded and was not a query.

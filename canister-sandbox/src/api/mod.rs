@@ -1,7 +1,7 @@
 //! The `ic0` System API: which functions exist with which signatures, in which contexts
 //! each may run, and what each does to the execution's [`Host`] state.
 //!
-//! Every function is described once, in [`table`]; module validation, the engine's import
+//! Every function is described once, in [`API`]; module validation, the engine's import
 //! linking (wasm32 and wasm64 variants) and the context checks all read that one table.
 
 mod call;
