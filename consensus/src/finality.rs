@@ -93,6 +93,10 @@ impl FinalizedChain {
         let entries: Vec<(Block, Beacon)> =
             self.above.range(from.next()..=top).map(|(_, e)| (e.block.clone(), e.beacon)).collect();
         let expected = top.get().checked_sub(from.get())?;
+        // A peer could not decode a longer one; it will get a catch-up package instead.
+        if expected > crate::message::WIRE_MAX_SEGMENT as u64 {
+            return None;
+        }
         (entries.len() as u64 == expected).then_some(FinalizedSegment { entries, finalization: proof })
     }
 }

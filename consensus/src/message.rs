@@ -17,7 +17,7 @@ use crate::vote::{Vote, VoteSet};
 /// Wire format version.
 pub const WIRE_VERSION: u8 = 1;
 /// Most blocks in one catch-up segment on the wire.
-const WIRE_MAX_SEGMENT: usize = 1024;
+pub(crate) const WIRE_MAX_SEGMENT: usize = 1024;
 /// Most bytes in one state chunk.
 pub const MAX_CHUNK_BYTES: usize = 1 << 20;
 
