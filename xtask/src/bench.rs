@@ -17,12 +17,15 @@ pub struct Args {
     /// Boots to measure for the boot benchmark.
     #[arg(long, default_value_t = 10)]
     boots: usize,
+    /// Boots of the UEFI disk image (OVMF + swtpm; seconds each under TCG).
+    #[arg(long, default_value_t = 3)]
+    uefi_boots: usize,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Suite {
     All,
-    /// QEMU start to kernel ready (PVH), kernel boot phases, kernel size.
+    /// QEMU start to kernel ready (PVH and the UEFI image), kernel boot phases, sizes.
     Boot,
 }
 
@@ -31,12 +34,12 @@ pub fn run(args: Args) -> Result<(), String> {
     let out_dir = build::target_dir().join("bench");
     std::fs::create_dir_all(&out_dir).map_err(|e| e.to_string())?;
     if matches!(args.suite, Suite::All | Suite::Boot) {
-        boot(args.boots.max(1), &out_dir)?;
+        boot(args.boots.max(1), args.uefi_boots, &out_dir)?;
     }
     Ok(())
 }
 
-fn boot(boots: usize, out_dir: &Path) -> Result<(), String> {
+fn boot(boots: usize, uefi_boots: usize, out_dir: &Path) -> Result<(), String> {
     setup::step("building the release kernel");
     let kernel = build::kernel(Flavor::Node, false)?;
     setup::step(&format!("booting {boots} times (PVH, TCG)"));
@@ -65,12 +68,22 @@ fn boot(boots: usize, out_dir: &Path) -> Result<(), String> {
         ("kernel entry → ready (kernel clock)".to_owned(), Summary::of(&kernel_ms)),
     ];
     rows.extend(phases.iter().map(|(n, v)| (format!("  phase `{n}` done (kernel clock)"), Summary::of(v))));
-    println!("\nboot benchmark: {boots} boots, PVH, QEMU TCG, 512 MiB\n");
+    setup::step(&format!("booting the UEFI disk image {uefi_boots} times (OVMF + swtpm, TCG)"));
+    let uefi = crate::image::bench_boots(&kernel, uefi_boots, out_dir)?;
+    rows.push(("QEMU start → ready, UEFI image (host clock)".to_owned(), Summary::of(&uefi.ready_ms)));
+    println!("\nboot benchmark: {boots} boots PVH, {uefi_boots} boots UEFI, QEMU TCG, 512 MiB\n");
     println!("{:<44} {:>9} {:>9} {:>9}", "what (ms)", "min", "median", "max");
     for (name, s) in rows.iter().filter_map(|(n, s)| s.map(|s| (n, s))) {
         println!("{name:<44} {:>9.2} {:>9.2} {:>9.2}", s.min, s.median, s.max);
     }
     println!("{:<44} {:>9} KiB ELF file, {} KiB loaded", "kernel size", elf.len() / 1024, loaded / 1024);
+    println!(
+        "{:<44} {:>9} KiB ({} KiB ESP, {} KiB state)",
+        "UEFI disk image size",
+        uefi.built.image_bytes / 1024,
+        uefi.built.esp_bytes / 1024,
+        uefi.built.state_bytes / 1024
+    );
     let json = json!({
         "boots": boots,
         "qemu_start_to_ready_ms": Summary::of(&host_ms).map(|s| s.json()),
@@ -78,6 +91,11 @@ fn boot(boots: usize, out_dir: &Path) -> Result<(), String> {
         "phases_ms": phases.iter().map(|(n, v)| (n.clone(), Summary::of(v).map_or(serde_json::Value::Null, |s| s.json()))).collect::<serde_json::Map<_, _>>(),
         "kernel_elf_bytes": elf.len(),
         "kernel_loaded_bytes": loaded,
+        "uefi_boots": uefi_boots,
+        "uefi_qemu_start_to_ready_ms": Summary::of(&uefi.ready_ms).map(|s| s.json()),
+        "uefi_image_bytes": uefi.built.image_bytes,
+        "uefi_esp_bytes": uefi.built.esp_bytes,
+        "uefi_state_bytes": uefi.built.state_bytes,
     });
     let path = out_dir.join("boot.json");
     std::fs::write(&path, serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;

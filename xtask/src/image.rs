@@ -78,3 +78,38 @@ pub fn print_manifest(m: &Manifest) {
     println!("  config   {}", hex::encode(&m.config_sha256));
     println!("  PCR {}    {}  (after the loader extends kernel, then config)", m.keel_pcr_index(), hex::encode(&m.keel_pcr));
 }
+
+/// UEFI boot measurements for `cargo xtask bench boot`.
+pub struct UefiBench {
+    /// QEMU start → kernel ready line, per boot, in ms (OVMF + swtpm).
+    pub ready_ms: Vec<f64>,
+    pub built: disk::Built,
+}
+
+/// Builds an image of `kernel` with the example configuration in `dir` and boots it `boots`
+/// times with OVMF and a fresh swtpm each time.
+pub fn bench_boots(kernel: &Path, boots: usize, dir: &Path) -> Result<UefiBench, String> {
+    use keel_qemu::{Device, Echo, Machine, Qemu, Swtpm};
+    let example = build::workspace_root().join("image/examples/node.toml");
+    let text = std::fs::read_to_string(&example).map_err(|e| format!("cannot read {}: {e}", example.display()))?;
+    let config = toml::parse(&text).map_err(|e| format!("{}: {e}", example.display()))?;
+    let loader = build::uefi_loader(false)?;
+    let files = EspFiles { loader: read(&loader)?, kernel: read(kernel)?, config: Some(codec::encode(&config)) };
+    let image = dir.join("bench-uefi.img");
+    let built = disk::build(&image, &files, Layout::default()).map_err(|e| e.to_string())?;
+    let mut ready_ms = Vec::new();
+    for i in 0..boots {
+        let tpm = Swtpm::start(&dir.join("bench-uefi.tpm")).map_err(|e| e.to_string())?;
+        let machine = Machine::uefi(&image, dir.join("bench-uefi.vars.fd"))?.with_device(Device::Tpm { socket: tpm.socket().to_owned() });
+        let mut qemu = Qemu::start(&machine, Echo::Silent, false).map_err(|e| e.to_string())?;
+        let ready = qemu.wait_ready(std::time::Duration::from_secs(180)).map_err(|e| e.to_string())?;
+        qemu.kill();
+        // A fresh TPM state for every boot, as on a freshly flashed machine.
+        let _ = std::fs::remove_dir_all(dir.join("bench-uefi.tpm"));
+        eprint!("\r  UEFI boot {}/{boots}: {:.0} ms", i + 1, ready.host.as_secs_f64() * 1e3);
+        ready_ms.push(ready.host.as_secs_f64() * 1e3);
+    }
+    eprintln!();
+    let _ = std::fs::remove_file(&image);
+    Ok(UefiBench { ready_ms, built })
+}

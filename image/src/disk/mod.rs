@@ -24,6 +24,11 @@ pub use gpt::{STATE_TYPE, read as partitions};
 
 const MIB: u64 = 1 << 20;
 
+/// The kernel image must end below this physical address: UEFI firmware (OVMF) keeps
+/// 1 MiB..8 MiB free for the OS loader and uses the memory above during boot (see the
+/// loader's `load` module).
+pub const KERNEL_END_LIMIT: u64 = 8 * MIB;
+
 /// The files that go onto the ESP. `config: None` leaves the configuration out (an image
 /// the kernel must refuse to run; used by tests).
 #[derive(Clone, Debug)]
@@ -59,6 +64,8 @@ pub struct Built {
 pub enum ImageError {
     /// The kernel is not one the loader can start.
     Kernel(ElfError),
+    /// The kernel's image (with `.bss`) reaches past [`KERNEL_END_LIMIT`].
+    KernelTooLarge { end: u64 },
     Io(std::io::Error),
     Gpt(String),
     Fat(std::io::Error),
@@ -68,6 +75,11 @@ impl std::fmt::Display for ImageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Kernel(e) => write!(f, "kernel: {e}"),
+            Self::KernelTooLarge { end } => write!(
+                f,
+                "kernel image ends at {end:#x}, past the firmware's free window that ends at {KERNEL_END_LIMIT:#x}: \
+                 link the kernel higher or make it smaller"
+            ),
             Self::Io(e) => write!(f, "writing the image: {e}"),
             Self::Gpt(e) => write!(f, "partition table: {e}"),
             Self::Fat(e) => write!(f, "EFI system partition: {e}"),
@@ -79,7 +91,12 @@ impl std::error::Error for ImageError {}
 
 /// Writes the disk image to `path` and returns its manifest and sizes.
 pub fn build(path: &Path, files: &EspFiles, layout: Layout) -> Result<Built, ImageError> {
-    Elf::parse(&files.kernel).and_then(|elf| elf.uefi_entry()).map_err(ImageError::Kernel)?;
+    let elf = Elf::parse(&files.kernel).map_err(ImageError::Kernel)?;
+    elf.uefi_entry().map_err(ImageError::Kernel)?;
+    let (_, end) = elf.phys_span();
+    if end > KERNEL_END_LIMIT {
+        return Err(ImageError::KernelTooLarge { end });
+    }
     let config = files.config.as_deref().unwrap_or_default();
     let manifest = Manifest::of(&files.loader, &files.kernel, config);
     let payload = (files.loader.len() + files.kernel.len() + config.len()) as u64;
@@ -132,5 +149,16 @@ mod tests {
         let files = EspFiles { loader: vec![], kernel: crate::elf::tests::tiny_kernel(false), config: None };
         let err = build(Path::new("/nonexistent/x.img"), &files, Layout::default()).expect_err("refused");
         assert!(matches!(err, ImageError::Kernel(ElfError::NoUefiEntry)));
+    }
+
+    #[test]
+    fn refuses_a_kernel_that_does_not_fit_below_8_mib() {
+        let mut kernel = crate::elf::tests::tiny_kernel(true);
+        // The PT_LOAD header (second program header) gets a .bss reaching to 9 MiB.
+        let memsz = 64 + 56 + 0x28;
+        kernel[memsz..memsz + 8].copy_from_slice(&(8 * MIB).to_le_bytes());
+        let files = EspFiles { loader: vec![], kernel, config: None };
+        let err = build(Path::new("/nonexistent/x.img"), &files, Layout::default()).expect_err("refused");
+        assert!(matches!(err, ImageError::KernelTooLarge { end } if end == 9 * MIB), "{err}");
     }
 }

@@ -1,15 +1,19 @@
 //! Loading the kernel's segments at the physical addresses it is linked for.
 //!
 //! The kernel is linked at 1 MiB and runs identity-mapped, so its pages must be exactly
-//! there: `AllocatePages(AllocateAddress)` claims them from the firmware. This is done before
-//! the loader allocates anything else, and OVMF (like most firmware) allocates top-down and
-//! keeps 1 MiB..8 MiB free for the OS loader, so the range is free in practice. If the
-//! firmware does occupy it, the loader stops with an error naming the range rather than
-//! overwriting firmware memory.
+//! there: `AllocatePages(AllocateAddress)` claims them from the firmware. OVMF, like most
+//! firmware, allocates top-down (the loader's own buffers land high) and keeps 1 MiB..8 MiB
+//! free for the OS loader; its SEC/PEI data sits from 8 MiB up. So the kernel's image must end
+//! below 8 MiB: `keel_image::disk` refuses to build an image whose kernel does not, and if a
+//! firmware occupies the range anyway, the loader stops and lists what is in the way rather
+//! than overwrite firmware memory. When the kernel outgrows the window, the fix is to link it
+//! higher (e.g. at 16 MiB) or to stage it and copy it down after `ExitBootServices`.
 
 use crate::LoaderError;
 use keel_image::elf::Elf;
 use uefi::boot::{self, AllocateType, MemoryType};
+use uefi::mem::memory_map::MemoryMap;
+use uefi::println;
 
 pub const PAGE: u64 = 4096;
 
@@ -24,8 +28,10 @@ pub fn segments(elf: &Elf<'_>) -> Result<(), LoaderError> {
     let (low, high) = elf.phys_span();
     let start = low & !(PAGE - 1);
     let pages = ((high.next_multiple_of(PAGE) - start) / PAGE) as usize;
-    let base = boot::allocate_pages(AllocateType::Address(start), KEEL_MEMORY, pages)
-        .map_err(|e| LoaderError::KernelMemory { addr: start, pages, status: e.status() })?;
+    let base = boot::allocate_pages(AllocateType::Address(start), KEEL_MEMORY, pages).map_err(|e| {
+        report_occupants(start, start + pages as u64 * PAGE);
+        LoaderError::KernelMemory { addr: start, pages, status: e.status() }
+    })?;
     // SAFETY: the firmware just gave us `pages` pages at `base` = `start` (identity-mapped
     // during boot services); nothing else refers to them.
     let memory = unsafe { core::slice::from_raw_parts_mut(base.as_ptr(), pages * PAGE as usize) };
@@ -36,4 +42,16 @@ pub fn segments(elf: &Elf<'_>) -> Result<(), LoaderError> {
         memory[offset..offset + data.len()].copy_from_slice(data);
     }
     Ok(())
+}
+
+/// Prints the firmware's memory-map entries that are not free in `start..end`, so a kernel
+/// that outgrew the firmware's free low window says what is in its way.
+fn report_occupants(start: u64, end: u64) {
+    let Ok(map) = boot::memory_map(MemoryType::LOADER_DATA) else { return };
+    for d in map.entries() {
+        let (d_start, d_end) = (d.phys_start, d.phys_start + d.page_count * PAGE);
+        if d_start < end && start < d_end && d.ty != MemoryType::CONVENTIONAL {
+            println!("keel loader: {d_start:#x}..{d_end:#x} is {:?}", d.ty);
+        }
+    }
 }
