@@ -8,11 +8,18 @@
 use std::time::Instant;
 
 use keel_consensus::ic_crypto::IcCrypto;
-use keel_consensus::sim::{Preset, SimConfig, finalization_benchmark, run_seed, run_seed_with, run_sweep, run_sweep_with};
+use keel_consensus::sim::{
+    Preset, SimConfig, finalization_benchmark, run_seed, run_seed_with, run_sweep, run_sweep_with,
+};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let get = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
+    let get = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
     let preset = get("--preset").map_or(Some(Preset::Adversarial), |p| Preset::parse(&p));
     let Some(preset) = preset else {
         eprintln!("unknown preset; use calm, adversarial or broken-finality");
@@ -50,7 +57,11 @@ fn main() {
     // `--crypto bls` runs real Ed25519 + threshold BLS instead of the fast keyed-hash scheme.
     let bls = get("--crypto").is_some_and(|c| c == "bls");
     if let Some(seed) = get("--seed").and_then(|s| s.parse::<u64>().ok()) {
-        let o = if bls { run_seed_with::<IcCrypto>(seed, &cfg) } else { run_seed(seed, &cfg) };
+        let o = if bls {
+            run_seed_with::<IcCrypto>(seed, &cfg)
+        } else {
+            run_seed(seed, &cfg)
+        };
         println!(
             "seed {seed}: byzantine {:?}, {} heights, min finalized {}, {:?} simulated, {} messages, {} steps",
             o.byzantine, o.heights, o.min_finalized, o.sim_time, o.messages, o.steps
@@ -68,14 +79,29 @@ fn main() {
     let (a, b) = range.split_once("..").unwrap_or(("0", "100"));
     let (a, b): (u64, u64) = (a.parse().unwrap_or(0), b.parse().unwrap_or(100));
     let start = Instant::now();
-    let r = if bls { run_sweep_with::<IcCrypto>(a..b, &cfg) } else { run_sweep(a..b, &cfg) };
+    let r = if bls {
+        run_sweep_with::<IcCrypto>(a..b, &cfg)
+    } else {
+        run_sweep(a..b, &cfg)
+    };
     let wall = start.elapsed();
     for f in &r.failures {
-        println!("seed {} FAILED: {}\n  replay: {}", f.seed, f.violation, f.replay);
+        println!(
+            "seed {} FAILED: {}\n  replay: {}",
+            f.seed, f.violation, f.replay
+        );
     }
-    println!("{} n={nodes} seeds {a}..{b}: {}", preset.name(), r.summary());
+    println!(
+        "{} n={nodes} seeds {a}..{b}: {}",
+        preset.name(),
+        r.summary()
+    );
     println!("coverage: {:?}", r.coverage);
-    println!("wall time {:.2} s ({:.1} ms/seed)", wall.as_secs_f64(), wall.as_secs_f64() * 1000.0 / r.runs.max(1) as f64);
+    println!(
+        "wall time {:.2} s ({:.1} ms/seed)",
+        wall.as_secs_f64(),
+        wall.as_secs_f64() * 1000.0 / r.runs.max(1) as f64
+    );
     if !r.failures.is_empty() {
         std::process::exit(1);
     }

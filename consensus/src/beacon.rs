@@ -21,7 +21,10 @@ pub struct Beacon {
 impl Beacon {
     /// Digest that the next height's beacon signs.
     pub fn digest(&self) -> Digest {
-        Digest(hash("keel-beacon-digest", &[&self.height.get().to_be_bytes(), &self.signature.0]))
+        Digest(hash(
+            "keel-beacon-digest",
+            &[&self.height.get().to_be_bytes(), &self.signature.0],
+        ))
     }
 
     /// What the beacon at `height` signs: the height and the previous beacon's digest.
@@ -42,7 +45,10 @@ impl Beacon {
         let d = hash("keel-genesis-beacon", &[subnet_public_key]);
         let mut sig = [0u8; 48];
         sig[..32].copy_from_slice(&d);
-        Beacon { height: Height::ZERO, signature: ThresholdSignature(sig) }
+        Beacon {
+            height: Height::ZERO,
+            signature: ThresholdSignature(sig),
+        }
     }
 }
 
@@ -68,7 +74,10 @@ impl Ranking {
 
     /// The rank of `node`, if a member.
     pub fn rank_of(&self, node: NodeIndex) -> Option<Rank> {
-        self.0.iter().position(|n| *n == node).map(|p| Rank::new(p as u32))
+        self.0
+            .iter()
+            .position(|n| *n == node)
+            .map(|p| Rank::new(p as u32))
     }
 }
 
@@ -80,7 +89,10 @@ impl Encode for Beacon {
 }
 impl Decode for Beacon {
     fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(Beacon { height: Height::decode_from(r)?, signature: ThresholdSignature::decode_from(r)? })
+        Ok(Beacon {
+            height: Height::decode_from(r)?,
+            signature: ThresholdSignature::decode_from(r)?,
+        })
     }
 }
 
@@ -93,7 +105,10 @@ mod tests {
         let size = SubnetSize::new(7).unwrap();
         let mut seen = alloc::collections::BTreeSet::new();
         for i in 0..20u8 {
-            let b = Beacon { height: Height::new(1), signature: ThresholdSignature([i; 48]) };
+            let b = Beacon {
+                height: Height::new(1),
+                signature: ThresholdSignature([i; 48]),
+            };
             let r = Ranking::from_beacon(&b, size);
             let mut sorted = r.0.clone();
             sorted.sort();
@@ -103,6 +118,9 @@ mod tests {
         }
         assert!(seen.len() > 3, "leaders vary with the beacon");
         let b = Beacon::genesis(b"k");
-        assert_eq!(Ranking::from_beacon(&b, size).rank_of(NodeIndex::new(7)), None);
+        assert_eq!(
+            Ranking::from_beacon(&b, size).rank_of(NodeIndex::new(7)),
+            None
+        );
     }
 }

@@ -126,7 +126,11 @@ pub enum PayloadError {
 }
 
 /// Whether an ingress message may go into a block with time `t`.
-pub fn ingress_fits(m: &IngressMessage, t: Time, limits: &PayloadLimits) -> Result<(), PayloadError> {
+pub fn ingress_fits(
+    m: &IngressMessage,
+    t: Time,
+    limits: &PayloadLimits,
+) -> Result<(), PayloadError> {
     if m.content.len() > limits.max_ingress_bytes {
         return Err(PayloadError::IngressTooLarge);
     }
@@ -195,7 +199,10 @@ impl Encode for Payload {
 }
 impl Decode for Payload {
     fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(Payload { ingress: r.list(WIRE_MAX_INGRESS)?, xnet: r.bytes(WIRE_MAX_BYTES)? })
+        Ok(Payload {
+            ingress: r.list(WIRE_MAX_INGRESS)?,
+            xnet: r.bytes(WIRE_MAX_BYTES)?,
+        })
     }
 }
 impl Encode for Block {
@@ -230,7 +237,10 @@ impl Encode for SignedBlock {
 }
 impl Decode for SignedBlock {
     fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(SignedBlock { block: Block::decode_from(r)?, signature: NodeSignature::decode_from(r)? })
+        Ok(SignedBlock {
+            block: Block::decode_from(r)?,
+            signature: NodeSignature::decode_from(r)?,
+        })
     }
 }
 
@@ -250,29 +260,81 @@ mod tests {
     }
 
     fn msg(id: u8, expiry_s: u64, len: usize) -> IngressMessage {
-        IngressMessage { id: MessageId([id; 32]), expiry: Time::from_millis(expiry_s * 1000), content: alloc::vec![0; len] }
+        IngressMessage {
+            id: MessageId([id; 32]),
+            expiry: Time::from_millis(expiry_s * 1000),
+            content: alloc::vec![0; len],
+        }
     }
 
     #[test]
     fn payload_rules() {
         let t = Time::from_millis(100_000);
-        let ok = Payload { ingress: alloc::vec![msg(1, 101, 10), msg(2, 105, 10)], xnet: alloc::vec![1; 10] };
+        let ok = Payload {
+            ingress: alloc::vec![msg(1, 101, 10), msg(2, 105, 10)],
+            xnet: alloc::vec![1; 10],
+        };
         assert_eq!(validate_payload(&ok, t, &limits(), |_| false), Ok(()));
-        assert_eq!(validate_payload(&ok, t, &limits(), |id| id.0[0] == 2), Err(PayloadError::Duplicate));
-        let dup = Payload { ingress: alloc::vec![msg(1, 101, 1), msg(1, 101, 1)], xnet: alloc::vec![] };
-        assert_eq!(validate_payload(&dup, t, &limits(), |_| false), Err(PayloadError::Duplicate));
-        let expired = Payload { ingress: alloc::vec![msg(1, 99, 1)], xnet: alloc::vec![] };
-        assert_eq!(validate_payload(&expired, t, &limits(), |_| false), Err(PayloadError::Expired));
-        let far = Payload { ingress: alloc::vec![msg(1, 111, 1)], xnet: alloc::vec![] };
-        assert_eq!(validate_payload(&far, t, &limits(), |_| false), Err(PayloadError::ExpiryTooFar));
-        let big = Payload { ingress: alloc::vec![msg(1, 101, 51)], xnet: alloc::vec![] };
-        assert_eq!(validate_payload(&big, t, &limits(), |_| false), Err(PayloadError::IngressTooLarge));
-        let many = Payload { ingress: (0..4).map(|i| msg(i, 101, 1)).collect(), xnet: alloc::vec![] };
-        assert_eq!(validate_payload(&many, t, &limits(), |_| false), Err(PayloadError::TooManyIngress));
-        let total = Payload { ingress: (0..3).map(|i| msg(i, 101, 40)).collect(), xnet: alloc::vec![] };
-        assert_eq!(validate_payload(&total, t, &limits(), |_| false), Err(PayloadError::BlockTooLarge));
-        let xnet = Payload { ingress: alloc::vec![], xnet: alloc::vec![0; 11] };
-        assert_eq!(validate_payload(&xnet, t, &limits(), |_| false), Err(PayloadError::XnetTooLarge));
+        assert_eq!(
+            validate_payload(&ok, t, &limits(), |id| id.0[0] == 2),
+            Err(PayloadError::Duplicate)
+        );
+        let dup = Payload {
+            ingress: alloc::vec![msg(1, 101, 1), msg(1, 101, 1)],
+            xnet: alloc::vec![],
+        };
+        assert_eq!(
+            validate_payload(&dup, t, &limits(), |_| false),
+            Err(PayloadError::Duplicate)
+        );
+        let expired = Payload {
+            ingress: alloc::vec![msg(1, 99, 1)],
+            xnet: alloc::vec![],
+        };
+        assert_eq!(
+            validate_payload(&expired, t, &limits(), |_| false),
+            Err(PayloadError::Expired)
+        );
+        let far = Payload {
+            ingress: alloc::vec![msg(1, 111, 1)],
+            xnet: alloc::vec![],
+        };
+        assert_eq!(
+            validate_payload(&far, t, &limits(), |_| false),
+            Err(PayloadError::ExpiryTooFar)
+        );
+        let big = Payload {
+            ingress: alloc::vec![msg(1, 101, 51)],
+            xnet: alloc::vec![],
+        };
+        assert_eq!(
+            validate_payload(&big, t, &limits(), |_| false),
+            Err(PayloadError::IngressTooLarge)
+        );
+        let many = Payload {
+            ingress: (0..4).map(|i| msg(i, 101, 1)).collect(),
+            xnet: alloc::vec![],
+        };
+        assert_eq!(
+            validate_payload(&many, t, &limits(), |_| false),
+            Err(PayloadError::TooManyIngress)
+        );
+        let total = Payload {
+            ingress: (0..3).map(|i| msg(i, 101, 40)).collect(),
+            xnet: alloc::vec![],
+        };
+        assert_eq!(
+            validate_payload(&total, t, &limits(), |_| false),
+            Err(PayloadError::BlockTooLarge)
+        );
+        let xnet = Payload {
+            ingress: alloc::vec![],
+            xnet: alloc::vec![0; 11],
+        };
+        assert_eq!(
+            validate_payload(&xnet, t, &limits(), |_| false),
+            Err(PayloadError::XnetTooLarge)
+        );
     }
 
     #[test]

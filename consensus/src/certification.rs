@@ -28,7 +28,10 @@ impl Certification {
 
     /// Whether the subnet key signed it.
     pub fn verify(&self, t: &impl ThresholdScheme) -> bool {
-        t.threshold_verify(&Self::signing_bytes(self.height, &self.state_hash), &self.signature)
+        t.threshold_verify(
+            &Self::signing_bytes(self.height, &self.state_hash),
+            &self.signature,
+        )
     }
 }
 
@@ -51,7 +54,10 @@ pub(crate) struct Certifier {
 impl Certifier {
     /// Starts from a certified height (that of a catch-up package).
     pub fn at(height: Height) -> Self {
-        Certifier { latest: height, ..Default::default() }
+        Certifier {
+            latest: height,
+            ..Default::default()
+        }
     }
 
     /// Records a certification as done and forgets what it supersedes.
@@ -101,16 +107,29 @@ impl<C: crate::crypto::Crypto> crate::node::ConsensusNode<C> {
         }
         self.certifier.executed.insert(h, root);
         let subject = Digest(root.0);
-        let share = self.crypto.share_sign(&Certification::signing_bytes(h, &root));
+        let share = self
+            .crypto
+            .share_sign(&Certification::signing_bytes(h, &root));
         self.cert_shares.insert(h, subject, self.me, share);
-        let s = crate::share::ThresholdShare { kind: ShareKind::Certification, height: h, subject, signer: self.me, share };
-        self.out.push(crate::node::Output::Broadcast(crate::message::Message::Share(s)));
+        let s = crate::share::ThresholdShare {
+            kind: ShareKind::Certification,
+            height: h,
+            subject,
+            signer: self.me,
+            share,
+        };
+        self.out.push(crate::node::Output::Broadcast(
+            crate::message::Message::Share(s),
+        ));
     }
 
     /// A certification from a peer, used once we executed the same root.
     pub(crate) fn on_certification(&mut self, from: crate::types::NodeIndex, c: Certification) {
         let latest = self.certifier.latest;
-        if c.height <= latest || c.height > latest.plus(self.cfg.window) || self.certifier.received.contains_key(&c.height) {
+        if c.height <= latest
+            || c.height > latest.plus(self.cfg.window)
+            || self.certifier.received.contains_key(&c.height)
+        {
             return;
         }
         if !c.verify(&self.crypto) {
@@ -122,7 +141,12 @@ impl<C: crate::crypto::Crypto> crate::node::ConsensusNode<C> {
     /// Certifies the lowest executed height that has a certification or enough shares.
     pub(crate) fn step_certification(&mut self) -> bool {
         let quorum = self.cfg.size.quorum();
-        let executed: alloc::vec::Vec<(Height, StateHash)> = self.certifier.executed.iter().map(|(h, r)| (*h, *r)).collect();
+        let executed: alloc::vec::Vec<(Height, StateHash)> = self
+            .certifier
+            .executed
+            .iter()
+            .map(|(h, r)| (*h, *r))
+            .collect();
         for (h, root) in executed {
             let cert = match self.certifier.received.get(&h) {
                 Some(c) if c.state_hash == root => Some(*c),
@@ -135,7 +159,11 @@ impl<C: crate::crypto::Crypto> crate::node::ConsensusNode<C> {
                         self.crypto
                             .combine(&Certification::signing_bytes(h, &root), &shares)
                             .ok()
-                            .map(|signature| Certification { height: h, state_hash: root, signature })
+                            .map(|signature| Certification {
+                                height: h,
+                                state_hash: root,
+                                signature,
+                            })
                     }
                 }
             };

@@ -134,7 +134,11 @@ impl<'a> Reader<'a> {
     /// A length at most `max`.
     pub fn len(&mut self, max: usize) -> Result<usize, DecodeError> {
         let n = self.u32()? as usize;
-        if n > max { Err(DecodeError::TooLong) } else { Ok(n) }
+        if n > max {
+            Err(DecodeError::TooLong)
+        } else {
+            Ok(n)
+        }
     }
 
     /// A length-prefixed byte string of at most `max` bytes.
@@ -159,7 +163,11 @@ impl<'a> Reader<'a> {
 
     /// Fails unless all input was consumed.
     pub fn finish(&self) -> Result<(), DecodeError> {
-        if self.data.is_empty() { Ok(()) } else { Err(DecodeError::TrailingBytes) }
+        if self.data.is_empty() {
+            Ok(())
+        } else {
+            Err(DecodeError::TrailingBytes)
+        }
     }
 }
 
@@ -260,13 +268,19 @@ mod tests {
         w.u32(u32::MAX);
         let bytes = w.into_bytes();
         assert_eq!(Reader::new(&bytes).bytes(1000), Err(DecodeError::TooLong));
-        assert_eq!(Reader::new(&bytes).list::<Height>(usize::MAX), Err(DecodeError::UnexpectedEnd));
+        assert_eq!(
+            Reader::new(&bytes).list::<Height>(usize::MAX),
+            Err(DecodeError::UnexpectedEnd)
+        );
     }
 
     #[test]
     fn trailing_bytes_are_rejected() {
         assert_eq!(Height::from_bytes(&[0; 9]), Err(DecodeError::TrailingBytes));
         assert_eq!(Height::from_bytes(&[0; 7]), Err(DecodeError::UnexpectedEnd));
-        assert_eq!(Height::from_bytes(&[0, 0, 0, 0, 0, 0, 0, 7]), Ok(Height::new(7)));
+        assert_eq!(
+            Height::from_bytes(&[0, 0, 0, 0, 0, 0, 0, 7]),
+            Ok(Height::new(7))
+        );
     }
 }

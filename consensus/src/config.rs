@@ -99,7 +99,10 @@ impl Config {
             cup_interval: 100,
             window: 200,
             segment_batch: 50,
-            peer_quota: PeerQuota { burst: 4000, per_second: 4000 },
+            peer_quota: PeerQuota {
+                burst: 4000,
+                per_second: 4000,
+            },
             ingress_capacity: 10_000,
             ingress_per_peer: 2_000,
             #[cfg(any(test, feature = "sim"))]

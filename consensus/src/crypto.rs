@@ -110,7 +110,8 @@ pub enum KeyError {
 /// A non-interactive DKG later replaces `deal` and leaves `from_keys` as it is.
 pub trait Scheme: Crypto + Sized {
     /// A trusted dealing from `seed` for `size` members and `threshold`.
-    fn deal(seed: [u8; 32], size: SubnetSize, threshold: usize) -> Result<GenesisDealing, KeyError>;
+    fn deal(seed: [u8; 32], size: SubnetSize, threshold: usize)
+    -> Result<GenesisDealing, KeyError>;
     /// The handle of the member that holds `secrets`.
     fn from_keys(public: &SubnetPublicKeys, secrets: &NodeSecrets) -> Result<Self, KeyError>;
 }

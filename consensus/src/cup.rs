@@ -58,7 +58,11 @@ impl CatchUpPackage {
     /// The genesis package of a subnet: genesis block, initial state root, genesis beacon.
     pub fn genesis(block: Block, state_hash: StateHash, subnet_public_key: &[u8]) -> Self {
         CatchUpPackage {
-            content: CupContent { block, state_hash, beacon: Beacon::genesis(subnet_public_key) },
+            content: CupContent {
+                block,
+                state_hash,
+                beacon: Beacon::genesis(subnet_public_key),
+            },
             signature: ThresholdSignature([0; 48]),
         }
     }
@@ -111,23 +115,40 @@ impl<C: crate::crypto::Crypto> crate::node::ConsensusNode<C> {
 
     /// Shares and combines the next catch-up package.
     pub(crate) fn step_cup(&mut self) -> bool {
-        let Some(h) = self.pending_cup_height() else { return false };
-        let (Some(entry), Some(root)) = (self.chain.entry(h), self.certifier.certified.get(&h)) else {
+        let Some(h) = self.pending_cup_height() else {
             return false;
         };
-        let content = CupContent { block: entry.block.clone(), state_hash: *root, beacon: entry.beacon };
+        let (Some(entry), Some(root)) = (self.chain.entry(h), self.certifier.certified.get(&h))
+        else {
+            return false;
+        };
+        let content = CupContent {
+            block: entry.block.clone(),
+            state_hash: *root,
+            beacon: entry.beacon,
+        };
         let subject = content.digest();
         let msg = ShareKind::CatchUp.signing_bytes(h, &subject);
         let mut progressed = false;
         if !self.cup_shares.contains(h, &subject, self.me) {
             let share = self.crypto.share_sign(&msg);
             self.cup_shares.insert(h, subject, self.me, share);
-            let s = crate::share::ThresholdShare { kind: ShareKind::CatchUp, height: h, subject, signer: self.me, share };
-            self.out.push(crate::node::Output::Broadcast(crate::message::Message::Share(s)));
+            let s = crate::share::ThresholdShare {
+                kind: ShareKind::CatchUp,
+                height: h,
+                subject,
+                signer: self.me,
+                share,
+            };
+            self.out.push(crate::node::Output::Broadcast(
+                crate::message::Message::Share(s),
+            ));
             progressed = true;
         }
         if self.cup_shares.count(h, &subject) >= self.cfg.size.quorum()
-            && let Ok(signature) = self.crypto.combine(&msg, &self.cup_shares.shares(h, &subject))
+            && let Ok(signature) = self
+                .crypto
+                .combine(&msg, &self.cup_shares.shares(h, &subject))
         {
             self.adopt_cup(CatchUpPackage { content, signature });
             progressed = true;
@@ -137,7 +158,8 @@ impl<C: crate::crypto::Crypto> crate::node::ConsensusNode<C> {
 
     /// A catch-up package from a peer.
     pub(crate) fn on_cup(&mut self, from: crate::types::NodeIndex, cup: CatchUpPackage) {
-        if cup.height() <= self.cup.height() || cup.height() > self.finalized_height().plus(1 << 40) {
+        if cup.height() <= self.cup.height() || cup.height() > self.finalized_height().plus(1 << 40)
+        {
             return;
         }
         if !cup.verify(&self.crypto) {
@@ -157,19 +179,25 @@ impl<C: crate::crypto::Crypto> crate::node::ConsensusNode<C> {
             Some(_) => return,
             None if h <= self.finalized_height() => return,
             None => {
-                self.chain.reset(crate::finality::ChainEntry::from_cup(&cup));
+                self.chain
+                    .reset(crate::finality::ChainEntry::from_cup(&cup));
                 self.pool.purge_through(h);
                 self.beacon_shares.purge_through(h);
                 self.round = crate::round::Round::awaiting(h.next());
                 self.cup = cup.clone();
                 self.forget_ingress_history();
-                self.out.push(crate::node::Output::StateSyncRequired { height: h, state_hash: cup.content.state_hash });
+                self.out.push(crate::node::Output::StateSyncRequired {
+                    height: h,
+                    state_hash: cup.content.state_hash,
+                });
             }
         }
         self.certifier.prune(h);
         self.cert_shares.purge_through(h);
         self.cup_shares.purge_through(h);
-        self.out.push(crate::node::Output::Persist(crate::node::PersistRecord::Cup(cup.clone())));
+        self.out.push(crate::node::Output::Persist(
+            crate::node::PersistRecord::Cup(cup.clone()),
+        ));
         self.cup = cup;
     }
 }

@@ -25,7 +25,11 @@ pub(crate) struct ChainEntry {
 
 impl ChainEntry {
     pub fn new(block: Block, beacon: Beacon) -> Self {
-        ChainEntry { hash: block.hash(), block, beacon }
+        ChainEntry {
+            hash: block.hash(),
+            block,
+            beacon,
+        }
     }
 
     pub fn from_cup(cup: &CatchUpPackage) -> Self {
@@ -44,7 +48,11 @@ pub(crate) struct FinalizedChain {
 
 impl FinalizedChain {
     pub fn new(base: ChainEntry) -> Self {
-        FinalizedChain { base, above: BTreeMap::new(), proofs: BTreeMap::new() }
+        FinalizedChain {
+            base,
+            above: BTreeMap::new(),
+            proofs: BTreeMap::new(),
+        }
     }
 
     pub fn tip(&self) -> &ChainEntry {
@@ -52,7 +60,11 @@ impl FinalizedChain {
     }
 
     pub fn entry(&self, h: Height) -> Option<&ChainEntry> {
-        if h == self.base.block.height { Some(&self.base) } else { self.above.get(&h) }
+        if h == self.base.block.height {
+            Some(&self.base)
+        } else {
+            self.above.get(&h)
+        }
     }
 
     /// Whether `b` is the next block on the tip.
@@ -90,23 +102,37 @@ impl FinalizedChain {
             .or_else(|| self.proofs.range(from.next()..).next())
             .map(|(h, _)| *h)?;
         let proof = self.proofs.get(&top)?.clone();
-        let entries: Vec<(Block, Beacon)> =
-            self.above.range(from.next()..=top).map(|(_, e)| (e.block.clone(), e.beacon)).collect();
+        let entries: Vec<(Block, Beacon)> = self
+            .above
+            .range(from.next()..=top)
+            .map(|(_, e)| (e.block.clone(), e.beacon))
+            .collect();
         let expected = top.get().checked_sub(from.get())?;
         // A peer could not decode a longer one; it will get a catch-up package instead.
         if expected > crate::message::WIRE_MAX_SEGMENT as u64 {
             return None;
         }
-        (entries.len() as u64 == expected).then_some(FinalizedSegment { entries, finalization: proof })
+        (entries.len() as u64 == expected).then_some(FinalizedSegment {
+            entries,
+            finalization: proof,
+        })
     }
 }
 
 impl<C: Crypto> ConsensusNode<C> {
     /// Appends one block to the finalized chain and hands it to the driver.
     pub(crate) fn append_finalized(&mut self, e: ChainEntry) {
-        self.ingress.on_finalized(&e.block.payload.ingress, e.block.time);
-        self.out.push(Output::Persist(PersistRecord::Finalized { block: e.block.clone(), beacon: e.beacon }));
-        self.out.push(Output::Finalized(FinalizedBlock { height: e.block.height, hash: e.hash, block: e.block.clone() }));
+        self.ingress
+            .on_finalized(&e.block.payload.ingress, e.block.time);
+        self.out.push(Output::Persist(PersistRecord::Finalized {
+            block: e.block.clone(),
+            beacon: e.beacon,
+        }));
+        self.out.push(Output::Finalized(FinalizedBlock {
+            height: e.block.height,
+            hash: e.hash,
+            block: e.block.clone(),
+        }));
         self.chain.push(e);
     }
 
@@ -135,7 +161,11 @@ impl<C: Crypto> ConsensusNode<C> {
             let beacon = p.beacon?;
             let this = cur;
             cur = block.parent;
-            path.push(ChainEntry { block, hash: this, beacon });
+            path.push(ChainEntry {
+                block,
+                hash: this,
+                beacon,
+            });
             height = height.prev()?;
         }
         // A different block at the tip would mean two finalized chains: never commit that.
@@ -153,7 +183,9 @@ impl<C: Crypto> ConsensusNode<C> {
             if h <= tip {
                 break;
             }
-            let Some(proof) = self.pool.at(h).and_then(|p| p.finalized.clone()) else { continue };
+            let Some(proof) = self.pool.at(h).and_then(|p| p.finalized.clone()) else {
+                continue;
+            };
             if let Some(path) = self.path_to(h, proof.block) {
                 self.commit(path, proof);
                 return true;
@@ -165,8 +197,12 @@ impl<C: Crypto> ConsensusNode<C> {
     /// Finalized blocks sent by a peer because we lagged.
     pub(crate) fn on_segment(&mut self, from: NodeIndex, seg: FinalizedSegment) {
         let tip = self.chain.tip().clone();
-        let Some((last, _)) = seg.entries.last() else { return };
-        let Some((first, _)) = seg.entries.first() else { return };
+        let Some((last, _)) = seg.entries.last() else {
+            return;
+        };
+        let Some((first, _)) = seg.entries.first() else {
+            return;
+        };
         if last.height <= tip.block.height || first.height != tip.block.height.next() {
             return;
         }

@@ -33,13 +33,20 @@ pub(crate) struct Gossip {
 
 impl Gossip {
     pub fn new(now: Time) -> Self {
-        Gossip { quotas: BTreeMap::new(), next_rebroadcast: now, last_served: BTreeMap::new() }
+        Gossip {
+            quotas: BTreeMap::new(),
+            next_rebroadcast: now,
+            last_served: BTreeMap::new(),
+        }
     }
 
     /// Takes a token for a message from `peer`; false means drop it.
     pub fn admit(&mut self, peer: NodeIndex, now: Time, q: &PeerQuota) -> bool {
         let cap = u64::from(q.burst) * 1000;
-        let b = self.quotas.entry(peer).or_insert(TokenBucket { milli: cap, last: now });
+        let b = self.quotas.entry(peer).or_insert(TokenBucket {
+            milli: cap,
+            last: now,
+        });
         let elapsed_us = now.since(b.last).as_micros().min(u128::from(u64::MAX)) as u64;
         // per_second tokens per 10^6 µs = per_second milli-tokens per 10^3 µs.
         let refill = elapsed_us.saturating_mul(u64::from(q.per_second)) / 1000;
@@ -69,7 +76,10 @@ impl Gossip {
 
     /// Rate-limits catch-up answers to one per half interval per peer.
     fn may_serve(&mut self, peer: NodeIndex, now: Time, every: core::time::Duration) -> bool {
-        let ok = self.last_served.get(&peer).is_none_or(|t| now >= t.plus(every / 2));
+        let ok = self
+            .last_served
+            .get(&peer)
+            .is_none_or(|t| now >= t.plus(every / 2));
         if ok {
             self.last_served.insert(peer, now);
         }
@@ -85,13 +95,20 @@ impl<C: Crypto> ConsensusNode<C> {
 
     /// A peer's status: if it lags, send it the catch-up package or finalized blocks.
     pub(crate) fn on_status(&mut self, now: Time, from: NodeIndex, s: Status) {
-        if s.finalized >= self.finalized_height() || !self.gossip.may_serve(from, now, self.cfg.rebroadcast_interval) {
+        if s.finalized >= self.finalized_height()
+            || !self
+                .gossip
+                .may_serve(from, now, self.cfg.rebroadcast_interval)
+        {
             return;
         }
         let message = if s.finalized < self.cup.height() {
             Message::Cup(self.cup.clone())
         } else {
-            match self.chain.segment_after(s.finalized, self.cfg.segment_batch) {
+            match self
+                .chain
+                .segment_after(s.finalized, self.cfg.segment_batch)
+            {
                 Some(seg) => Message::Segment(seg),
                 None => return,
             }
@@ -112,8 +129,16 @@ impl<C: Crypto> ConsensusNode<C> {
     pub(crate) fn reconnected(&mut self, peer: NodeIndex) {
         self.gossip.last_served.remove(&peer);
         let status = self.sign_control(Control::Status(self.status()));
-        self.out.push(Output::Send { to: peer, message: status });
-        let pending: alloc::vec::Vec<_> = self.ingress.pending().take(INGRESS_ON_RECONNECT).cloned().collect();
+        self.out.push(Output::Send {
+            to: peer,
+            message: status,
+        });
+        let pending: alloc::vec::Vec<_> = self
+            .ingress
+            .pending()
+            .take(INGRESS_ON_RECONNECT)
+            .cloned()
+            .collect();
         for m in pending {
             let message = self.sign_control(Control::Ingress(m));
             self.out.push(Output::Send { to: peer, message });
@@ -156,18 +181,36 @@ impl<C: Crypto> ConsensusNode<C> {
                         {
                             msgs.push(Message::Block(b.signed.clone()));
                         }
-                        msgs.push(Message::Vote(Vote { kind, height: h, block, signer: me, signature }));
+                        msgs.push(Message::Vote(Vote {
+                            kind,
+                            height: h,
+                            block,
+                            signer: me,
+                            signature,
+                        }));
                     }
                 }
             }
             for (subject, share) in self.beacon_shares.own(h, me) {
-                msgs.push(Message::Share(ThresholdShare { kind: ShareKind::Beacon, height: h, subject, signer: me, share }));
+                msgs.push(Message::Share(ThresholdShare {
+                    kind: ShareKind::Beacon,
+                    height: h,
+                    subject,
+                    signer: me,
+                    share,
+                }));
             }
             h = h.next();
         }
         for &h in self.certifier.executed.keys().rev().take(3) {
             for (subject, share) in self.cert_shares.own(h, me) {
-                msgs.push(Message::Share(ThresholdShare { kind: ShareKind::Certification, height: h, subject, signer: me, share }));
+                msgs.push(Message::Share(ThresholdShare {
+                    kind: ShareKind::Certification,
+                    height: h,
+                    subject,
+                    signer: me,
+                    share,
+                }));
             }
         }
         if let Some(c) = self.certifier.last {
@@ -175,7 +218,13 @@ impl<C: Crypto> ConsensusNode<C> {
         }
         if let Some(h) = self.pending_cup_height() {
             for (subject, share) in self.cup_shares.own(h, me) {
-                msgs.push(Message::Share(ThresholdShare { kind: ShareKind::CatchUp, height: h, subject, signer: me, share }));
+                msgs.push(Message::Share(ThresholdShare {
+                    kind: ShareKind::CatchUp,
+                    height: h,
+                    subject,
+                    signer: me,
+                    share,
+                }));
             }
         }
         for (height, hash) in missing {

@@ -30,9 +30,6 @@ mod tests {
         assert_ne!(hash("a", &[b"bc"]), hash("ab", &[b"c"]));
         assert_eq!(hash("x", &[b"1", b"2"]), hash("x", &[b"12"]));
         // Known answer: SHA-256("abc").
-        assert_eq!(
-            sha256(b"abc")[..4],
-            [0xba, 0x78, 0x16, 0xbf]
-        );
+        assert_eq!(sha256(b"abc")[..4], [0xba, 0x78, 0x16, 0xbf]);
     }
 }

@@ -85,7 +85,11 @@ impl ThresholdScheme for HashSig {
         if valid.len() < self.public.threshold {
             return Err(CryptoError::NotEnoughShares);
         }
-        Ok(ThresholdSignature(truncate48(keyed(&self.public.subnet_public_key, 2, msg))))
+        Ok(ThresholdSignature(truncate48(keyed(
+            &self.public.subnet_public_key,
+            2,
+            msg,
+        ))))
     }
 
     fn threshold_verify(&self, msg: &[u8], sig: &ThresholdSignature) -> bool {
@@ -94,7 +98,11 @@ impl ThresholdScheme for HashSig {
 }
 
 impl Scheme for HashSig {
-    fn deal(seed: [u8; 32], size: SubnetSize, threshold: usize) -> Result<GenesisDealing, KeyError> {
+    fn deal(
+        seed: [u8; 32],
+        size: SubnetSize,
+        threshold: usize,
+    ) -> Result<GenesisDealing, KeyError> {
         let mut secrets = Vec::new();
         for i in size.nodes() {
             let idx = i.get().to_be_bytes();
@@ -118,7 +126,11 @@ impl Scheme for HashSig {
         if !public.size.contains(secrets.index) {
             return Err(KeyError::NotAMember);
         }
-        Ok(HashSig { me: secrets.index, secrets: secrets.clone(), public: Arc::new(public.clone()) })
+        Ok(HashSig {
+            me: secrets.index,
+            secrets: secrets.clone(),
+            public: Arc::new(public.clone()),
+        })
     }
 }
 
@@ -153,7 +165,10 @@ mod tests {
     fn combining_needs_threshold_valid_shares_and_is_unique() {
         let d = dealing();
         let nodes: Vec<HashSig> = (0..4).map(|i| d.node(NodeIndex::new(i)).unwrap()).collect();
-        let shares: Vec<_> = nodes.iter().map(|n| (n.index(), n.share_sign(b"m"))).collect();
+        let shares: Vec<_> = nodes
+            .iter()
+            .map(|n| (n.index(), n.share_sign(b"m")))
+            .collect();
         let s1 = nodes[0].combine(b"m", &shares[..3]).unwrap();
         let s2 = nodes[1].combine(b"m", &shares[1..]).unwrap();
         assert_eq!(s1, s2);
@@ -161,9 +176,19 @@ mod tests {
         assert!(!nodes[2].threshold_verify(b"x", &s1));
         // A duplicated share or a share on another message does not count.
         let dup = [shares[0], shares[0], shares[1]];
-        assert_eq!(nodes[0].combine(b"m", &dup), Err(CryptoError::NotEnoughShares));
-        let wrong = [shares[0], shares[1], (NodeIndex::new(2), nodes[2].share_sign(b"x"))];
-        assert_eq!(nodes[0].combine(b"m", &wrong), Err(CryptoError::NotEnoughShares));
+        assert_eq!(
+            nodes[0].combine(b"m", &dup),
+            Err(CryptoError::NotEnoughShares)
+        );
+        let wrong = [
+            shares[0],
+            shares[1],
+            (NodeIndex::new(2), nodes[2].share_sign(b"x")),
+        ];
+        assert_eq!(
+            nodes[0].combine(b"m", &wrong),
+            Err(CryptoError::NotEnoughShares)
+        );
         assert!(GenesisDealing::deal::<HashSig>([0; 32], 4, 5).is_err());
     }
 }

@@ -46,7 +46,10 @@ impl NodeSigner for IcCrypto {
     }
 
     fn node_verify(&self, signer: NodeIndex, msg: &[u8], sig: &NodeSignature) -> bool {
-        self.public.node_keys.get(signer.as_usize()).is_some_and(|pk| ed25519::verify(pk, msg, &sig.0).is_ok())
+        self.public
+            .node_keys
+            .get(signer.as_usize())
+            .is_some_and(|pk| ed25519::verify(pk, msg, &sig.0).is_ok())
     }
 }
 
@@ -56,19 +59,29 @@ impl ThresholdScheme for IcCrypto {
     }
 
     fn share_verify(&self, signer: NodeIndex, msg: &[u8], share: &SigShare) -> bool {
-        let (Some(pk), Ok(sig)) = (self.public.share_keys.get(signer.as_usize()), Signature::from_bytes(&share.0)) else {
+        let (Some(pk), Ok(sig)) = (
+            self.public.share_keys.get(signer.as_usize()),
+            Signature::from_bytes(&share.0),
+        ) else {
             return false;
         };
         bls::verify(pk, msg, &sig).is_ok()
     }
 
-    fn combine(&self, _msg: &[u8], shares: &[(NodeIndex, SigShare)]) -> Result<ThresholdSignature, CryptoError> {
+    fn combine(
+        &self,
+        _msg: &[u8],
+        shares: &[(NodeIndex, SigShare)],
+    ) -> Result<ThresholdSignature, CryptoError> {
         let mut parsed = Vec::with_capacity(shares.len());
         for (i, s) in shares {
             if parsed.iter().any(|(j, _)| *j == BlsIndex(i.get())) {
                 continue;
             }
-            parsed.push((BlsIndex(i.get()), Signature::from_bytes(&s.0).map_err(|_| CryptoError::Malformed)?));
+            parsed.push((
+                BlsIndex(i.get()),
+                Signature::from_bytes(&s.0).map_err(|_| CryptoError::Malformed)?,
+            ));
         }
         threshold::combine(&parsed, self.public.threshold)
             .map(|sig| ThresholdSignature(sig.to_bytes()))
@@ -76,7 +89,8 @@ impl ThresholdScheme for IcCrypto {
     }
 
     fn threshold_verify(&self, msg: &[u8], sig: &ThresholdSignature) -> bool {
-        Signature::from_bytes(&sig.0).is_ok_and(|s| bls::verify(&self.public.subnet_key, msg, &s).is_ok())
+        Signature::from_bytes(&sig.0)
+            .is_ok_and(|s| bls::verify(&self.public.subnet_key, msg, &s).is_ok())
     }
 }
 
@@ -93,9 +107,17 @@ impl Scheme for IcCrypto {
         let mut share_public_keys = Vec::new();
         for (i, share) in size.nodes().zip(&dealing.secret_shares) {
             let node_secret = hash("keel-genesis-node-key", &[&seed, &i.get().to_be_bytes()]);
-            node_public_keys.push(ed25519::SigningKey::from_seed(node_secret).public_key().to_vec());
+            node_public_keys.push(
+                ed25519::SigningKey::from_seed(node_secret)
+                    .public_key()
+                    .to_vec(),
+            );
             share_public_keys.push(pc.public_key_share(BlsIndex(i.get())).to_bytes().to_vec());
-            secrets.push(NodeSecrets { index: i, node_secret, threshold_share: share.to_be_bytes() });
+            secrets.push(NodeSecrets {
+                index: i,
+                node_secret,
+                threshold_share: share.to_be_bytes(),
+            });
         }
         let public = SubnetPublicKeys {
             size,
@@ -119,12 +141,14 @@ impl Scheme for IcCrypto {
         let p = Public {
             node_keys: public.node_public_keys.clone(),
             share_keys,
-            subnet_key: PublicKey::from_bytes(&public.subnet_public_key).map_err(|_| KeyError::Malformed)?,
+            subnet_key: PublicKey::from_bytes(&public.subnet_public_key)
+                .map_err(|_| KeyError::Malformed)?,
             threshold: public.threshold,
         };
         Ok(IcCrypto {
             signing: ed25519::SigningKey::from_seed(secrets.node_secret),
-            share: SecretKey::from_be_bytes(&secrets.threshold_share).map_err(|_| KeyError::Malformed)?,
+            share: SecretKey::from_be_bytes(&secrets.threshold_share)
+                .map_err(|_| KeyError::Malformed)?,
             public: Arc::new(p),
         })
     }
@@ -142,14 +166,24 @@ mod tests {
         let nodes: Vec<IcCrypto> = (0..4).map(|i| d.node(NodeIndex::new(i)).unwrap()).collect();
         let root = StateHash([0xab; 32]);
         let msg = Certification::signing_bytes(Height::new(1), &root);
-        let shares: Vec<_> = [3u32, 1, 0].iter().map(|i| (NodeIndex::new(*i), nodes[*i as usize].share_sign(&msg))).collect();
-        assert!(shares.iter().all(|(i, s)| nodes[2].share_verify(*i, &msg, s)));
+        let shares: Vec<_> = [3u32, 1, 0]
+            .iter()
+            .map(|i| (NodeIndex::new(*i), nodes[*i as usize].share_sign(&msg)))
+            .collect();
+        assert!(
+            shares
+                .iter()
+                .all(|(i, s)| nodes[2].share_verify(*i, &msg, s))
+        );
         assert!(!nodes[2].share_verify(NodeIndex::new(2), &msg, &shares[0].1));
         let sig = nodes[2].combine(&msg, &shares).unwrap();
         assert!(nodes[0].threshold_verify(&msg, &sig));
         // The certificate is an ordinary BLS signature over `\x0Dic-state-root · root`.
         assert!(bls::verify_bytes(&d.public.subnet_public_key, &msg, &sig.0).is_ok());
-        assert_eq!(nodes[0].combine(&msg, &shares[..2]), Err(CryptoError::NotEnoughShares));
+        assert_eq!(
+            nodes[0].combine(&msg, &shares[..2]),
+            Err(CryptoError::NotEnoughShares)
+        );
         let ns = nodes[1].node_sign(b"x");
         assert!(nodes[0].node_verify(NodeIndex::new(1), b"x", &ns));
         assert!(!nodes[0].node_verify(NodeIndex::new(0), b"x", &ns));

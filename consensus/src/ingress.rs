@@ -68,7 +68,9 @@ impl IngressPool {
     }
 
     fn remove(&mut self, id: &MessageId) {
-        if let Some(Pooled { from: Some(peer), .. }) = self.pending.remove(id)
+        if let Some(Pooled {
+            from: Some(peer), ..
+        }) = self.pending.remove(id)
             && let Some(c) = self.per_peer.get_mut(&peer)
         {
             *c = c.saturating_sub(1);
@@ -142,8 +144,12 @@ impl IngressPool {
             self.finalized.insert(m.id, m.expiry);
         }
         self.finalized.retain(|_, expiry| *expiry >= t);
-        let expired: Vec<MessageId> =
-            self.pending.iter().filter(|(_, p)| p.msg.expiry < t).map(|(id, _)| *id).collect();
+        let expired: Vec<MessageId> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.msg.expiry < t)
+            .map(|(id, _)| *id)
+            .collect();
         for id in expired {
             self.remove(&id);
         }
@@ -171,7 +177,11 @@ mod tests {
     }
 
     fn m(id: u8, exp: u64) -> IngressMessage {
-        IngressMessage { id: MessageId([id; 32]), expiry: Time::from_millis(exp), content: alloc::vec![id] }
+        IngressMessage {
+            id: MessageId([id; 32]),
+            expiry: Time::from_millis(exp),
+            content: alloc::vec![id],
+        }
     }
 
     #[test]
@@ -181,27 +191,47 @@ mod tests {
         let mut p = IngressPool::default();
         let peer = Some(NodeIndex::new(1));
         assert_eq!(p.insert(m(1, 5000), peer, now, &l, 10, 2), Ok(()));
-        assert_eq!(p.insert(m(1, 5000), None, now, &l, 10, 2), Err(IngressError::Duplicate));
+        assert_eq!(
+            p.insert(m(1, 5000), None, now, &l, 10, 2),
+            Err(IngressError::Duplicate)
+        );
         assert_eq!(p.insert(m(2, 5000), peer, now, &l, 10, 2), Ok(()));
-        assert_eq!(p.insert(m(3, 5000), peer, now, &l, 10, 2), Err(IngressError::PoolFull));
-        assert_eq!(p.insert(m(4, 500), None, now, &l, 10, 2), Err(IngressError::Invalid(PayloadError::Expired)));
+        assert_eq!(
+            p.insert(m(3, 5000), peer, now, &l, 10, 2),
+            Err(IngressError::PoolFull)
+        );
+        assert_eq!(
+            p.insert(m(4, 500), None, now, &l, 10, 2),
+            Err(IngressError::Invalid(PayloadError::Expired))
+        );
         assert_eq!(p.insert(m(5, 3000), None, now, &l, 10, 2), Ok(()));
         assert_eq!(p.select(now, &l, |_| false).len(), 2);
-        assert_eq!(p.select(now, &l, |id| id.0[0] == 1)[0].id, MessageId([2; 32]));
+        assert_eq!(
+            p.select(now, &l, |id| id.0[0] == 1)[0].id,
+            MessageId([2; 32])
+        );
         p.on_finalized(&[m(1, 5000)], Time::from_millis(4000));
         assert!(p.is_finalized(&MessageId([1; 32])));
         assert_eq!(p.len(), 1, "message 5 expired, 1 finalized");
-        assert_eq!(p.insert(m(1, 5000), None, now, &l, 10, 2), Err(IngressError::Duplicate));
+        assert_eq!(
+            p.insert(m(1, 5000), None, now, &l, 10, 2),
+            Err(IngressError::Duplicate)
+        );
         // The peer's quota was released by finalization.
         assert_eq!(p.insert(m(6, 5000), peer, now, &l, 10, 2), Ok(()));
         p.on_finalized(&[], Time::from_millis(6000));
         assert!(!p.is_finalized(&MessageId([1; 32])));
         // Without history, nothing is proposed until every forgotten message has expired.
-        p.insert(m(7, 65_000), None, Time::from_millis(6000), &l, 10, 2).unwrap();
-        p.insert(m(8, 30_000), None, Time::from_millis(6000), &l, 10, 2).unwrap();
+        p.insert(m(7, 65_000), None, Time::from_millis(6000), &l, 10, 2)
+            .unwrap();
+        p.insert(m(8, 30_000), None, Time::from_millis(6000), &l, 10, 2)
+            .unwrap();
         p.blind_until(Time::from_millis(60_000));
         assert!(p.select(Time::from_millis(7000), &l, |_| false).is_empty());
-        assert_eq!(p.select(Time::from_millis(60_001), &l, |_| false)[0].id, MessageId([7; 32]));
+        assert_eq!(
+            p.select(Time::from_millis(60_001), &l, |_| false)[0].id,
+            MessageId([7; 32])
+        );
         p.blind_until(Time::from_millis(60_000));
         p.restore_history([(MessageId([7; 32]), Time::from_millis(65_000))]);
         let picked = p.select(Time::from_millis(7000), &l, |_| false);

@@ -42,5 +42,5 @@ pub mod sim;
 
 pub use config::Config;
 pub use crypto::{Crypto, GenesisDealing, NodeSigner, Scheme, ThresholdScheme};
-pub use node::{ConsensusNode, FinalizedBlock, Output, Persisted, PersistRecord};
+pub use node::{ConsensusNode, FinalizedBlock, Output, PersistRecord, Persisted};
 pub use types::{BlockHash, Height, MessageId, NodeIndex, Rank, StateHash, SubnetSize, Time};

@@ -96,12 +96,20 @@ impl SignedControl {
     /// Signs `body` as `sender`.
     pub fn sign(sender: NodeIndex, body: Control, s: &impl NodeSigner) -> Self {
         let signature = s.node_sign(&Self::signing_bytes(sender, &body));
-        SignedControl { sender, body, signature }
+        SignedControl {
+            sender,
+            body,
+            signature,
+        }
     }
 
     /// Whether the sender signed it.
     pub fn verify(&self, s: &impl NodeSigner) -> bool {
-        s.node_verify(self.sender, &Self::signing_bytes(self.sender, &self.body), &self.signature)
+        s.node_verify(
+            self.sender,
+            &Self::signing_bytes(self.sender, &self.body),
+            &self.signature,
+        )
     }
 }
 
@@ -202,7 +210,10 @@ impl Decode for Control {
                 cup: Height::decode_from(r)?,
                 round: Height::decode_from(r)?,
             }),
-            1 => Control::BlockRequest { height: Height::decode_from(r)?, hash: BlockHash::decode_from(r)? },
+            1 => Control::BlockRequest {
+                height: Height::decode_from(r)?,
+                hash: BlockHash::decode_from(r)?,
+            },
             2 => Control::Ingress(IngressMessage::decode_from(r)?),
             3 => Control::ChunkRequest(ChunkRequest {
                 height: Height::decode_from(r)?,
@@ -326,19 +337,38 @@ mod tests {
         let mut block = Block::genesis(Time::from_millis(9));
         block.height = Height::new(3);
         block.rank = Rank::new(2);
-        block.payload.ingress.push(IngressMessage { id: MessageId([4; 32]), expiry: Time::from_millis(99), content: alloc::vec![1, 2] });
+        block.payload.ingress.push(IngressMessage {
+            id: MessageId([4; 32]),
+            expiry: Time::from_millis(99),
+            content: alloc::vec![1, 2],
+        });
         block.payload.xnet = alloc::vec![7; 5];
-        let beacon = Beacon { height: Height::new(3), signature: ThresholdSignature([5; 48]) };
+        let beacon = Beacon {
+            height: Height::new(3),
+            signature: ThresholdSignature([5; 48]),
+        };
         let set = VoteSet {
             kind: VoteKind::Finalization,
             height: Height::new(3),
             block: block.hash(),
-            signatures: alloc::vec![(NodeIndex::new(0), NodeSignature([1; 64])), (NodeIndex::new(2), NodeSignature([2; 64]))],
+            signatures: alloc::vec![
+                (NodeIndex::new(0), NodeSignature([1; 64])),
+                (NodeIndex::new(2), NodeSignature([2; 64]))
+            ],
         };
         let ctl = |body| Message::Control(SignedControl::sign(NodeIndex::new(1), body, &k));
         alloc::vec![
-            Message::Block(SignedBlock { block: block.clone(), signature: NodeSignature([3; 64]) }),
-            Message::Vote(Vote::sign(VoteKind::Notarization, Height::new(3), block.hash(), NodeIndex::new(1), &k)),
+            Message::Block(SignedBlock {
+                block: block.clone(),
+                signature: NodeSignature([3; 64])
+            }),
+            Message::Vote(Vote::sign(
+                VoteKind::Notarization,
+                Height::new(3),
+                block.hash(),
+                NodeIndex::new(1),
+                &k
+            )),
             Message::VoteSet(set.clone()),
             Message::Share(ThresholdShare {
                 kind: ShareKind::CatchUp,
@@ -348,13 +378,41 @@ mod tests {
                 share: SigShare([8; 48]),
             }),
             Message::Beacon(beacon),
-            Message::Certification(Certification { height: Height::new(2), state_hash: StateHash([9; 32]), signature: ThresholdSignature([1; 48]) }),
-            Message::Cup(crate::cup::CatchUpPackage::genesis(block.clone(), StateHash([3; 32]), b"pk")),
-            Message::Segment(FinalizedSegment { entries: alloc::vec![(block, beacon)], finalization: set }),
-            ctl(Control::Status(Status { finalized: Height::new(1), cup: Height::ZERO, round: Height::new(2) })),
-            ctl(Control::BlockRequest { height: Height::new(1), hash: BlockHash([1; 32]) }),
-            ctl(Control::ChunkRequest(ChunkRequest { height: Height::new(4), state_hash: StateHash([2; 32]), index: 7 })),
-            ctl(Control::Chunk(Chunk { height: Height::new(4), state_hash: StateHash([2; 32]), index: 7, total: 9, data: alloc::vec![0; 33] })),
+            Message::Certification(Certification {
+                height: Height::new(2),
+                state_hash: StateHash([9; 32]),
+                signature: ThresholdSignature([1; 48])
+            }),
+            Message::Cup(crate::cup::CatchUpPackage::genesis(
+                block.clone(),
+                StateHash([3; 32]),
+                b"pk"
+            )),
+            Message::Segment(FinalizedSegment {
+                entries: alloc::vec![(block, beacon)],
+                finalization: set
+            }),
+            ctl(Control::Status(Status {
+                finalized: Height::new(1),
+                cup: Height::ZERO,
+                round: Height::new(2)
+            })),
+            ctl(Control::BlockRequest {
+                height: Height::new(1),
+                hash: BlockHash([1; 32])
+            }),
+            ctl(Control::ChunkRequest(ChunkRequest {
+                height: Height::new(4),
+                state_hash: StateHash([2; 32]),
+                index: 7
+            })),
+            ctl(Control::Chunk(Chunk {
+                height: Height::new(4),
+                state_hash: StateHash([2; 32]),
+                index: 7,
+                total: 9,
+                data: alloc::vec![0; 33]
+            })),
         ]
     }
 
@@ -369,7 +427,15 @@ mod tests {
     fn control_signatures_bind_the_sender() {
         let d = GenesisDealing::deal::<HashSig>([2; 32], 4, 3).unwrap();
         let k: HashSig = d.node(NodeIndex::new(1)).unwrap();
-        let mut c = SignedControl::sign(NodeIndex::new(1), Control::Status(Status { finalized: Height::ZERO, cup: Height::ZERO, round: Height::ZERO }), &k);
+        let mut c = SignedControl::sign(
+            NodeIndex::new(1),
+            Control::Status(Status {
+                finalized: Height::ZERO,
+                cup: Height::ZERO,
+                round: Height::ZERO,
+            }),
+            &k,
+        );
         assert!(c.verify(&k));
         c.sender = NodeIndex::new(2);
         assert!(!c.verify(&k));
@@ -404,6 +470,9 @@ mod tests {
             }
         }
         assert!(Message::decode(&[]).is_err());
-        assert_eq!(Message::decode(&[WIRE_VERSION, 200]), Err(DecodeError::UnknownTag(200)));
+        assert_eq!(
+            Message::decode(&[WIRE_VERSION, 200]),
+            Err(DecodeError::UnknownTag(200))
+        );
     }
 }

@@ -62,7 +62,12 @@ pub struct Persisted {
 impl Persisted {
     /// A first boot from the genesis package.
     pub fn genesis(cup: CatchUpPackage) -> Self {
-        Persisted { cup, finalized: Vec::new(), share_fence: Height::ZERO, proposals: Vec::new() }
+        Persisted {
+            cup,
+            finalized: Vec::new(),
+            share_fence: Height::ZERO,
+            proposals: Vec::new(),
+        }
     }
 
     /// Folds one record in (what a driver's store does).
@@ -77,7 +82,11 @@ impl Persisted {
                 }
             }
             PersistRecord::Finalized { block, beacon } => {
-                let next = self.finalized.last().map_or(self.cup.height(), |(b, _)| b.height).next();
+                let next = self
+                    .finalized
+                    .last()
+                    .map_or(self.cup.height(), |(b, _)| b.height)
+                    .next();
                 if block.height == next {
                     self.finalized.push((block.clone(), *beacon));
                     self.proposals.retain(|p| p.block.height > block.height);
@@ -125,13 +134,22 @@ pub enum Output {
     Persist(PersistRecord),
     /// The node jumped to a catch-up package: fetch the checkpoint with this root by state
     /// sync, then execute the finalized blocks that follow.
-    StateSyncRequired { height: Height, state_hash: StateHash },
+    StateSyncRequired {
+        height: Height,
+        state_hash: StateHash,
+    },
     /// A peer asks for a checkpoint chunk; answer with [`ConsensusNode::send_chunk`].
-    ServeChunk { peer: NodeIndex, request: ChunkRequest },
+    ServeChunk {
+        peer: NodeIndex,
+        request: ChunkRequest,
+    },
     /// A checkpoint chunk arrived from a peer.
     ChunkReceived { peer: NodeIndex, chunk: Chunk },
     /// A peer sent something invalid.
-    PeerMisbehaved { peer: NodeIndex, reason: Misbehavior },
+    PeerMisbehaved {
+        peer: NodeIndex,
+        reason: Misbehavior,
+    },
 }
 
 /// Why a node could not be set up.
@@ -180,13 +198,25 @@ pub struct ConsensusNode<C: Crypto> {
 
 impl<C: Crypto> ConsensusNode<C> {
     /// A node booting from the subnet's genesis package.
-    pub fn new(cfg: Config, me: NodeIndex, crypto: C, genesis: CatchUpPackage, now: Time) -> Result<(Self, Vec<Output>), SetupError> {
+    pub fn new(
+        cfg: Config,
+        me: NodeIndex,
+        crypto: C,
+        genesis: CatchUpPackage,
+        now: Time,
+    ) -> Result<(Self, Vec<Output>), SetupError> {
         Self::restore(cfg, me, crypto, Persisted::genesis(genesis), now)
     }
 
     /// A node restarting from what it persisted; the persisted finalized blocks are delivered
     /// again so the driver can replay them from its checkpoint at the package height.
-    pub fn restore(cfg: Config, me: NodeIndex, crypto: C, persisted: Persisted, now: Time) -> Result<(Self, Vec<Output>), SetupError> {
+    pub fn restore(
+        cfg: Config,
+        me: NodeIndex,
+        crypto: C,
+        persisted: Persisted,
+        now: Time,
+    ) -> Result<(Self, Vec<Output>), SetupError> {
         if !cfg.size.contains(me) {
             return Err(SetupError::NotAMember);
         }
@@ -228,7 +258,13 @@ impl<C: Crypto> ConsensusNode<C> {
         for sb in persisted.proposals {
             let hash = sb.block.hash();
             if let Some(p) = node.pool.at_mut(sb.block.height) {
-                p.blocks.insert(hash, crate::pool::PooledBlock { signed: sb, valid: false });
+                p.blocks.insert(
+                    hash,
+                    crate::pool::PooledBlock {
+                        signed: sb,
+                        valid: false,
+                    },
+                );
             }
         }
         node.round = Round::awaiting(tip.next());
@@ -260,15 +296,27 @@ impl<C: Crypto> ConsensusNode<C> {
         self.armed = None;
         if self.gossip.rebroadcast_due(now) {
             self.rebroadcast(now);
-            self.gossip.schedule_rebroadcast(now, self.cfg.rebroadcast_interval);
+            self.gossip
+                .schedule_rebroadcast(now, self.cfg.rebroadcast_interval);
         }
         self.advance(now);
         node_take(&mut self.out)
     }
 
     /// Offers a user's ingress message (already validated by the HTTP interface).
-    pub fn submit_ingress(&mut self, now: Time, msg: IngressMessage) -> Result<Vec<Output>, IngressError> {
-        self.ingress.insert(msg.clone(), None, now, &self.cfg.limits, self.cfg.ingress_capacity, self.cfg.ingress_capacity)?;
+    pub fn submit_ingress(
+        &mut self,
+        now: Time,
+        msg: IngressMessage,
+    ) -> Result<Vec<Output>, IngressError> {
+        self.ingress.insert(
+            msg.clone(),
+            None,
+            now,
+            &self.cfg.limits,
+            self.cfg.ingress_capacity,
+            self.cfg.ingress_capacity,
+        )?;
         let m = self.sign_control(Control::Ingress(msg));
         self.out.push(Output::Broadcast(m));
         self.advance(now);
@@ -308,12 +356,20 @@ impl<C: Crypto> ConsensusNode<C> {
     /// (ids and expiries of executed messages), after a restart or a jump. Until then the
     /// node proposes no ingress, so it cannot re-propose a message finalized before the
     /// package; the execution layer's own history stays the final guard against replays.
-    pub fn restore_ingress_history(&mut self, entries: impl IntoIterator<Item = (crate::types::MessageId, Time)>) {
+    pub fn restore_ingress_history(
+        &mut self,
+        entries: impl IntoIterator<Item = (crate::types::MessageId, Time)>,
+    ) {
         self.ingress.restore_history(entries);
     }
 
     pub(crate) fn forget_ingress_history(&mut self) {
-        let t = self.cup.content.block.time.plus(self.cfg.limits.max_ingress_ttl);
+        let t = self
+            .cup
+            .content
+            .block
+            .time
+            .plus(self.cfg.limits.max_ingress_ttl);
         self.ingress.blind_until(t);
     }
 
@@ -369,7 +425,11 @@ impl<C: Crypto> ConsensusNode<C> {
 
     /// Progress summary as sent to peers.
     pub fn status(&self) -> Status {
-        Status { finalized: self.finalized_height(), cup: self.cup_height(), round: self.round_height() }
+        Status {
+            finalized: self.finalized_height(),
+            cup: self.cup_height(),
+            round: self.round_height(),
+        }
     }
 
     pub(crate) fn sign_control(&self, body: Control) -> Message {
@@ -408,9 +468,14 @@ impl<C: Crypto> ConsensusNode<C> {
             Control::Ingress(m) => {
                 // Invalid or duplicate ingress from a peer is normal (races, clock skew): drop.
                 let (cap, per_peer) = (self.cfg.ingress_capacity, self.cfg.ingress_per_peer);
-                let _ = self.ingress.insert(m, Some(from), now, &self.cfg.limits, cap, per_peer);
+                let _ = self
+                    .ingress
+                    .insert(m, Some(from), now, &self.cfg.limits, cap, per_peer);
             }
-            Control::ChunkRequest(request) => self.out.push(Output::ServeChunk { peer: from, request }),
+            Control::ChunkRequest(request) => self.out.push(Output::ServeChunk {
+                peer: from,
+                request,
+            }),
             Control::Chunk(chunk) => self.out.push(Output::ChunkReceived { peer: from, chunk }),
         }
     }
@@ -456,7 +521,15 @@ impl<C: Crypto> ConsensusNode<C> {
         use core::fmt::Write;
         let mut s = alloc::string::String::new();
         let tip = self.chain.tip();
-        let _ = writeln!(s, "{}: tip {} {:?}, round {:?}, fence {}", self.me, tip.block.height, tip.hash, self.round.describe(), self.fence);
+        let _ = writeln!(
+            s,
+            "{}: tip {} {:?}, round {:?}, fence {}",
+            self.me,
+            tip.block.height,
+            tip.hash,
+            self.round.describe(),
+            self.fence
+        );
         for h in self.pool.heights_desc().into_iter().rev() {
             let Some(p) = self.pool.at(h) else { continue };
             let _ = writeln!(s, "  h{h}: beacon {}", p.beacon.is_some());

@@ -39,7 +39,10 @@ pub(crate) struct Bucket<K: Ord + Copy, S: Copy> {
 
 impl<K: Ord + Copy, S: Copy> Default for Bucket<K, S> {
     fn default() -> Self {
-        Bucket { entries: BTreeMap::new(), per_signer: BTreeMap::new() }
+        Bucket {
+            entries: BTreeMap::new(),
+            per_signer: BTreeMap::new(),
+        }
     }
 }
 
@@ -67,12 +70,17 @@ impl<K: Ord + Copy, S: Copy> Bucket<K, S> {
 
     /// Entries for `k` in signer order.
     pub fn signed(&self, k: &K) -> Vec<(NodeIndex, S)> {
-        self.entries.get(k).map_or_else(Vec::new, |m| m.iter().map(|(i, s)| (*i, *s)).collect())
+        self.entries
+            .get(k)
+            .map_or_else(Vec::new, |m| m.iter().map(|(i, s)| (*i, *s)).collect())
     }
 
     /// What `signer` signed, by subject.
     pub fn by_signer(&self, signer: NodeIndex) -> Vec<(K, S)> {
-        self.entries.iter().filter_map(|(k, m)| m.get(&signer).map(|s| (*k, *s))).collect()
+        self.entries
+            .iter()
+            .filter_map(|(k, m)| m.get(&signer).map(|s| (*k, *s)))
+            .collect()
     }
 }
 
@@ -84,11 +92,22 @@ pub(crate) struct ShareCollector {
 
 impl ShareCollector {
     pub fn contains(&self, h: Height, subject: &Digest, signer: NodeIndex) -> bool {
-        self.heights.get(&h).is_some_and(|b| b.contains(subject, signer))
+        self.heights
+            .get(&h)
+            .is_some_and(|b| b.contains(subject, signer))
     }
 
-    pub fn insert(&mut self, h: Height, subject: Digest, signer: NodeIndex, share: SigShare) -> Insert {
-        self.heights.entry(h).or_default().insert(subject, signer, share, MAX_SHARES_PER_SIGNER)
+    pub fn insert(
+        &mut self,
+        h: Height,
+        subject: Digest,
+        signer: NodeIndex,
+        share: SigShare,
+    ) -> Insert {
+        self.heights
+            .entry(h)
+            .or_default()
+            .insert(subject, signer, share, MAX_SHARES_PER_SIGNER)
     }
 
     pub fn count(&self, h: Height, subject: &Digest) -> usize {
@@ -96,12 +115,16 @@ impl ShareCollector {
     }
 
     pub fn shares(&self, h: Height, subject: &Digest) -> Vec<(NodeIndex, SigShare)> {
-        self.heights.get(&h).map_or_else(Vec::new, |b| b.signed(subject))
+        self.heights
+            .get(&h)
+            .map_or_else(Vec::new, |b| b.signed(subject))
     }
 
     /// This signer's shares at `h`.
     pub fn own(&self, h: Height, signer: NodeIndex) -> Vec<(Digest, SigShare)> {
-        self.heights.get(&h).map_or_else(Vec::new, |b| b.by_signer(signer))
+        self.heights
+            .get(&h)
+            .map_or_else(Vec::new, |b| b.by_signer(signer))
     }
 
     /// Forgets heights at or below `h`.
@@ -166,7 +189,10 @@ impl HeightPool {
 
     /// Blocks by `maker`.
     pub fn blocks_by(&self, maker: NodeIndex) -> usize {
-        self.blocks.values().filter(|b| b.signed.block.maker == maker).count()
+        self.blocks
+            .values()
+            .filter(|b| b.signed.block.maker == maker)
+            .count()
     }
 }
 
@@ -180,7 +206,11 @@ pub(crate) struct ArtifactPool {
 
 impl ArtifactPool {
     pub fn new(floor: Height, window: u64) -> Self {
-        ArtifactPool { heights: BTreeMap::new(), floor, window }
+        ArtifactPool {
+            heights: BTreeMap::new(),
+            floor,
+            window,
+        }
     }
 
     /// Whether artifacts at `h` are accepted (back-pressure: the rest are dropped).
@@ -243,8 +273,18 @@ mod tests {
         assert!(p.at(Height::new(8)).is_some());
         assert!(p.accepts(Height::new(9)));
         let mut c = ShareCollector::default();
-        c.insert(Height::new(1), Digest([1; 32]), NodeIndex::new(0), SigShare([0; 48]));
-        c.insert(Height::new(2), Digest([1; 32]), NodeIndex::new(0), SigShare([0; 48]));
+        c.insert(
+            Height::new(1),
+            Digest([1; 32]),
+            NodeIndex::new(0),
+            SigShare([0; 48]),
+        );
+        c.insert(
+            Height::new(2),
+            Digest([1; 32]),
+            NodeIndex::new(0),
+            SigShare([0; 48]),
+        );
         c.purge_through(Height::new(1));
         assert_eq!(c.count(Height::new(1), &Digest([1; 32])), 0);
         assert_eq!(c.count(Height::new(2), &Digest([1; 32])), 1);

@@ -67,12 +67,16 @@ fn delay(per_rank: Duration, r: Rank) -> Duration {
 
 /// How long after the round start notaries wait before sharing a block of rank `r`.
 fn notary_wait(cfg: &Config, r: Rank) -> Duration {
-    cfg.initial_notary_delay.saturating_add(delay(cfg.notary_delay, r))
+    cfg.initial_notary_delay
+        .saturating_add(delay(cfg.notary_delay, r))
 }
 
 impl Round {
     pub fn awaiting(height: Height) -> Self {
-        Round::AwaitingBeacon { height, share_sent: false }
+        Round::AwaitingBeacon {
+            height,
+            share_sent: false,
+        }
     }
 
     pub fn height(&self) -> Height {
@@ -86,10 +90,17 @@ impl Round {
     #[cfg(any(test, feature = "sim"))]
     pub fn describe(&self) -> alloc::string::String {
         match self {
-            Round::AwaitingBeacon { height, share_sent } => alloc::format!("awaiting beacon h{height} share_sent {share_sent}"),
+            Round::AwaitingBeacon { height, share_sent } => {
+                alloc::format!("awaiting beacon h{height} share_sent {share_sent}")
+            }
             Round::Running(r) => alloc::format!(
                 "running h{} started {:?} my_rank {:?} proposed {} shared {:?} lowest {:?}",
-                r.height, r.started, r.my_rank, r.proposed, r.shared, r.lowest_shared
+                r.height,
+                r.started,
+                r.my_rank,
+                r.proposed,
+                r.shared,
+                r.lowest_shared
             ),
         }
     }
@@ -100,7 +111,10 @@ impl Round {
         (0..cfg.size.n())
             .flat_map(|k| {
                 let k = Rank::new(k);
-                [r.started.plus(delay(cfg.block_maker_delay, k)), r.started.plus(notary_wait(cfg, k))]
+                [
+                    r.started.plus(delay(cfg.block_maker_delay, k)),
+                    r.started.plus(notary_wait(cfg, k)),
+                ]
             })
             .filter(|t| *t > now)
             .min()
@@ -122,7 +136,9 @@ impl<C: Crypto> ConsensusNode<C> {
             return (e.hash == *hash).then_some(&e.block);
         }
         let p = self.pool.at(h)?;
-        p.is_notarized(hash).then(|| p.blocks.get(hash).map(|b| &b.signed.block)).flatten()
+        p.is_notarized(hash)
+            .then(|| p.blocks.get(hash).map(|b| &b.signed.block))
+            .flatten()
     }
 
     /// A notarized block at `h` that we hold, lowest rank first.
@@ -137,7 +153,11 @@ impl<C: Crypto> ConsensusNode<C> {
 
     /// Ingress ids in the unfinalized ancestors from `parent` down to the finalized tip;
     /// `None` if we miss one of those blocks, since then duplicates cannot be ruled out.
-    fn unfinalized_ingress(&self, height: Height, parent: BlockHash) -> Option<BTreeSet<MessageId>> {
+    fn unfinalized_ingress(
+        &self,
+        height: Height,
+        parent: BlockHash,
+    ) -> Option<BTreeSet<MessageId>> {
         self.ancestry(height, parent).ok()
     }
 
@@ -151,7 +171,11 @@ impl<C: Crypto> ConsensusNode<C> {
         let tip = self.chain.tip();
         let mut ids = BTreeSet::new();
         while height > tip.block.height {
-            let b = self.pool.at(height).and_then(|p| p.blocks.get(&hash)).ok_or(Some((height, hash)))?;
+            let b = self
+                .pool
+                .at(height)
+                .and_then(|p| p.blocks.get(&hash))
+                .ok_or(Some((height, hash)))?;
             ids.extend(b.signed.block.payload.ingress.iter().map(|m| m.id));
             hash = b.signed.block.parent;
             height = height.prev().ok_or(None)?;
@@ -195,30 +219,56 @@ impl<C: Crypto> ConsensusNode<C> {
     }
 
     fn share_beacon(&mut self, h: Height) -> bool {
-        let Round::AwaitingBeacon { share_sent: false, .. } = self.round else { return false };
-        let Some(prev) = h.prev().and_then(|p| self.beacon_at(p)) else { return false };
+        let Round::AwaitingBeacon {
+            share_sent: false, ..
+        } = self.round
+        else {
+            return false;
+        };
+        let Some(prev) = h.prev().and_then(|p| self.beacon_at(p)) else {
+            return false;
+        };
         let subject = prev.digest();
-        let share = self.crypto.share_sign(&ShareKind::Beacon.signing_bytes(h, &subject));
+        let share = self
+            .crypto
+            .share_sign(&ShareKind::Beacon.signing_bytes(h, &subject));
         self.beacon_shares.insert(h, subject, self.me, share);
-        let s = ThresholdShare { kind: ShareKind::Beacon, height: h, subject, signer: self.me, share };
+        let s = ThresholdShare {
+            kind: ShareKind::Beacon,
+            height: h,
+            subject,
+            signer: self.me,
+            share,
+        };
         self.out.push(Output::Broadcast(Message::Share(s)));
-        self.round = Round::AwaitingBeacon { height: h, share_sent: true };
+        self.round = Round::AwaitingBeacon {
+            height: h,
+            share_sent: true,
+        };
         true
     }
 
     fn combine_beacon(&mut self, h: Height) -> bool {
-        let Some(prev) = h.prev().and_then(|p| self.beacon_at(p)) else { return false };
+        let Some(prev) = h.prev().and_then(|p| self.beacon_at(p)) else {
+            return false;
+        };
         let subject = prev.digest();
         if self.beacon_shares.count(h, &subject) < self.cfg.size.quorum() {
             return false;
         }
         let msg = ShareKind::Beacon.signing_bytes(h, &subject);
-        let Ok(signature) = self.crypto.combine(&msg, &self.beacon_shares.shares(h, &subject)) else {
+        let Ok(signature) = self
+            .crypto
+            .combine(&msg, &self.beacon_shares.shares(h, &subject))
+        else {
             return false;
         };
         match self.pool.at_mut(h) {
             Some(p) => {
-                p.beacon = Some(Beacon { height: h, signature });
+                p.beacon = Some(Beacon {
+                    height: h,
+                    signature,
+                });
                 true
             }
             None => false,
@@ -230,8 +280,13 @@ impl<C: Crypto> ConsensusNode<C> {
         if !self.pool.accepts(b.height) || self.beacon_at(b.height).is_some() {
             return;
         }
-        let Some(prev) = b.height.prev().and_then(|p| self.beacon_at(p)) else { return };
-        if !self.crypto.threshold_verify(&Beacon::signing_bytes(b.height, &prev.digest()), &b.signature) {
+        let Some(prev) = b.height.prev().and_then(|p| self.beacon_at(p)) else {
+            return;
+        };
+        if !self.crypto.threshold_verify(
+            &Beacon::signing_bytes(b.height, &prev.digest()),
+            &b.signature,
+        ) {
             return self.misbehaved(from, Misbehavior::BadSignature);
         }
         if let Some(p) = self.pool.at_mut(b.height) {
@@ -252,10 +307,17 @@ impl<C: Crypto> ConsensusNode<C> {
             return;
         }
         let hash = sb.block.hash();
-        if self.pool.at(h).is_some_and(|p| p.blocks.contains_key(&hash)) {
+        if self
+            .pool
+            .at(h)
+            .is_some_and(|p| p.blocks.contains_key(&hash))
+        {
             return;
         }
-        if !self.crypto.node_verify(maker, &Block::signing_bytes(&hash), &sb.signature) {
+        if !self
+            .crypto
+            .node_verify(maker, &Block::signing_bytes(&hash), &sb.signature)
+        {
             return self.misbehaved(from, Misbehavior::BadSignature);
         }
         if let Some(p) = self.pool.at_mut(h) {
@@ -265,12 +327,20 @@ impl<C: Crypto> ConsensusNode<C> {
                 self.stats.over_limit += 1;
                 return;
             }
-            p.blocks.insert(hash, PooledBlock { signed: sb, valid: false });
+            p.blocks.insert(
+                hash,
+                PooledBlock {
+                    signed: sb,
+                    valid: false,
+                },
+            );
         }
     }
 
     fn check_block(&self, b: &Block, now: Time) -> Result<(), Check> {
-        let Round::Running(r) = &self.round else { return Err(Check::NotYet) };
+        let Round::Running(r) = &self.round else {
+            return Err(Check::NotYet);
+        };
         if r.ranking.rank_of(b.maker) != Some(b.rank) {
             return Err(Check::Invalid(BlockError::WrongRank));
         }
@@ -278,7 +348,10 @@ impl<C: Crypto> ConsensusNode<C> {
         if b.randomness != beacon.randomness() {
             return Err(Check::Invalid(BlockError::BadRandomness));
         }
-        let ph = b.height.prev().ok_or(Check::Invalid(BlockError::TimeNotAfterParent))?;
+        let ph = b
+            .height
+            .prev()
+            .ok_or(Check::Invalid(BlockError::TimeNotAfterParent))?;
         let parent = self.notarized_block(ph, &b.parent).ok_or(Check::NotYet)?;
         if b.time <= parent.time {
             return Err(Check::Invalid(BlockError::TimeNotAfterParent));
@@ -286,7 +359,9 @@ impl<C: Crypto> ConsensusNode<C> {
         if b.time > now.plus(self.cfg.max_clock_skew) {
             return Err(Check::NotYet);
         }
-        let in_chain = self.unfinalized_ingress(ph, b.parent).ok_or(Check::NotYet)?;
+        let in_chain = self
+            .unfinalized_ingress(ph, b.parent)
+            .ok_or(Check::NotYet)?;
         validate_payload(&b.payload, b.time, &self.cfg.limits, |id| {
             in_chain.contains(id) || self.ingress.is_finalized(id)
         })
@@ -295,7 +370,12 @@ impl<C: Crypto> ConsensusNode<C> {
 
     fn validate_blocks(&mut self, h: Height, now: Time) -> bool {
         let pending: Vec<(BlockHash, Block)> = match self.pool.at(h) {
-            Some(p) => p.blocks.iter().filter(|(_, b)| !b.valid).map(|(k, b)| (*k, b.signed.block.clone())).collect(),
+            Some(p) => p
+                .blocks
+                .iter()
+                .filter(|(_, b)| !b.valid)
+                .map(|(k, b)| (*k, b.signed.block.clone()))
+                .collect(),
             None => return false,
         };
         let mut progressed = false;
@@ -327,13 +407,17 @@ impl<C: Crypto> ConsensusNode<C> {
         let p = self.pool.at(ph)?;
         p.blocks
             .iter()
-            .filter(|(hash, _)| p.is_notarized(hash) && self.unfinalized_ingress(ph, **hash).is_some())
+            .filter(|(hash, _)| {
+                p.is_notarized(hash) && self.unfinalized_ingress(ph, **hash).is_some()
+            })
             .min_by_key(|(hash, b)| (b.signed.block.rank, **hash))
             .map(|(_, b)| b.signed.block.clone())
     }
 
     fn maybe_propose(&mut self, h: Height, now: Time) -> bool {
-        let Round::Running(r) = &self.round else { return false };
+        let Round::Running(r) = &self.round else {
+            return false;
+        };
         let Some(rank) = r.my_rank else { return false };
         if r.proposed || now < r.started.plus(delay(self.cfg.block_maker_delay, rank)) {
             return false;
@@ -342,11 +426,16 @@ impl<C: Crypto> ConsensusNode<C> {
         // different block at this height (that would be equivocation).
         let already_made = self.pool.at(h).is_some_and(|p| p.blocks_by(self.me) > 0);
         let lower_exists = already_made
-            || self
-                .pool
-                .at(h)
-                .is_some_and(|p| p.blocks.values().any(|b| b.valid && b.signed.block.rank < rank));
-        let made = if lower_exists { None } else { self.make_block(h, rank, now) };
+            || self.pool.at(h).is_some_and(|p| {
+                p.blocks
+                    .values()
+                    .any(|b| b.valid && b.signed.block.rank < rank)
+            });
+        let made = if lower_exists {
+            None
+        } else {
+            self.make_block(h, rank, now)
+        };
         if !lower_exists && made.is_none() {
             // No notarized parent with known ancestry yet; retry when blocks arrive.
             return false;
@@ -355,9 +444,16 @@ impl<C: Crypto> ConsensusNode<C> {
             r.proposed = true;
         }
         if let Some(sb) = made {
-            self.out.push(Output::Persist(PersistRecord::Proposal(sb.clone())));
+            self.out
+                .push(Output::Persist(PersistRecord::Proposal(sb.clone())));
             if let Some(p) = self.pool.at_mut(h) {
-                p.blocks.insert(sb.block.hash(), PooledBlock { signed: sb.clone(), valid: true });
+                p.blocks.insert(
+                    sb.block.hash(),
+                    PooledBlock {
+                        signed: sb.clone(),
+                        valid: true,
+                    },
+                );
             }
             self.out.push(Output::Broadcast(Message::Block(sb)));
         }
@@ -367,10 +463,16 @@ impl<C: Crypto> ConsensusNode<C> {
     fn make_block(&mut self, h: Height, rank: Rank, now: Time) -> Option<SignedBlock> {
         let parent = self.choose_parent(h)?;
         let beacon = self.beacon_at(h)?;
-        let time = if now > parent.time { now } else { Time::from_nanos(parent.time.as_nanos().saturating_add(1)) };
+        let time = if now > parent.time {
+            now
+        } else {
+            Time::from_nanos(parent.time.as_nanos().saturating_add(1))
+        };
         let parent_hash = parent.hash();
         let excluded = self.unfinalized_ingress(parent.height, parent_hash)?;
-        let ingress = self.ingress.select(time, &self.cfg.limits, |id| excluded.contains(id));
+        let ingress = self
+            .ingress
+            .select(time, &self.cfg.limits, |id| excluded.contains(id));
         let xnet = core::mem::take(&mut self.xnet_next);
         let block = Block {
             height: h,
@@ -386,20 +488,31 @@ impl<C: Crypto> ConsensusNode<C> {
     }
 
     fn maybe_notarize(&mut self, h: Height, now: Time) -> bool {
-        let Round::Running(r) = &self.round else { return false };
-        let Some(p) = self.pool.at(h) else { return false };
+        let Round::Running(r) = &self.round else {
+            return false;
+        };
+        let Some(p) = self.pool.at(h) else {
+            return false;
+        };
         let eligible: Vec<(Rank, BlockHash)> = p
             .blocks
             .iter()
-            .filter(|(_, b)| b.valid && now >= r.started.plus(notary_wait(&self.cfg, b.signed.block.rank)))
+            .filter(|(_, b)| {
+                b.valid && now >= r.started.plus(notary_wait(&self.cfg, b.signed.block.rank))
+            })
             .map(|(hash, b)| (b.signed.block.rank, *hash))
             .collect();
-        let Some(min_rank) = eligible.iter().map(|(rank, _)| *rank).min() else { return false };
+        let Some(min_rank) = eligible.iter().map(|(rank, _)| *rank).min() else {
+            return false;
+        };
         if r.lowest_shared.is_some_and(|l| min_rank > l) {
             return false;
         }
-        let to_share: Vec<BlockHash> =
-            eligible.iter().filter(|(rank, hash)| *rank == min_rank && !r.shared.contains(hash)).map(|(_, h)| *h).collect();
+        let to_share: Vec<BlockHash> = eligible
+            .iter()
+            .filter(|(rank, hash)| *rank == min_rank && !r.shared.contains(hash))
+            .map(|(_, h)| *h)
+            .collect();
         if to_share.is_empty() {
             return false;
         }
@@ -412,7 +525,8 @@ impl<C: Crypto> ConsensusNode<C> {
             // Relay the block with the vote: peers that did not get it from an equivocating
             // or partially connected maker can then notarize it too.
             if let Some(b) = self.pool.at(h).and_then(|p| p.blocks.get(&hash)) {
-                self.out.push(Output::Broadcast(Message::Block(b.signed.clone())));
+                self.out
+                    .push(Output::Broadcast(Message::Block(b.signed.clone())));
             }
             self.cast_vote(VoteKind::Notarization, h, hash);
             if self.cfg.broken(BrokenRuleRef::FinalizeWithoutNotarization) {
@@ -452,13 +566,20 @@ impl<C: Crypto> ConsensusNode<C> {
     /// Adds a verified vote; a quorum becomes a notarization or finalization.
     fn add_vote(&mut self, v: Vote) {
         let quorum = self.cfg.size.quorum();
-        let Some(p) = self.pool.at_mut(v.height) else { return };
+        let Some(p) = self.pool.at_mut(v.height) else {
+            return;
+        };
         let bucket = p.votes_mut(v.kind);
         match bucket.insert(v.block, v.signer, v.signature, MAX_VOTES_PER_SIGNER) {
             Insert::New => {
                 if bucket.count(&v.block) >= quorum && !p.has_set(v.kind, &v.block) {
                     let signatures = p.votes(v.kind).signed(&v.block);
-                    p.insert_set(VoteSet { kind: v.kind, height: v.height, block: v.block, signatures });
+                    p.insert_set(VoteSet {
+                        kind: v.kind,
+                        height: v.height,
+                        block: v.block,
+                        signatures,
+                    });
                 }
             }
             Insert::Duplicate => {}
@@ -475,7 +596,9 @@ impl<C: Crypto> ConsensusNode<C> {
             self.stats.over_limit += 1;
             return;
         }
-        if self.pool.at(v.height).is_some_and(|p| p.votes(v.kind).contains(&v.block, v.signer) || p.has_set(v.kind, &v.block)) {
+        if self.pool.at(v.height).is_some_and(|p| {
+            p.votes(v.kind).contains(&v.block, v.signer) || p.has_set(v.kind, &v.block)
+        }) {
             return;
         }
         if !v.verify(&self.crypto) {
@@ -489,18 +612,27 @@ impl<C: Crypto> ConsensusNode<C> {
         if !self.pool.accepts(s.height) {
             return;
         }
-        if self.pool.at(s.height).is_some_and(|p| p.has_set(s.kind, &s.block)) {
+        if self
+            .pool
+            .at(s.height)
+            .is_some_and(|p| p.has_set(s.kind, &s.block))
+        {
             return;
         }
         if !s.verify(self.cfg.size, &self.crypto) {
             return self.misbehaved(from, Misbehavior::BadSignature);
         }
         let (height, hash) = (s.height, s.block);
-        let Some(p) = self.pool.at_mut(height) else { return };
+        let Some(p) = self.pool.at_mut(height) else {
+            return;
+        };
         p.insert_set(s);
         if !p.blocks.contains_key(&hash) {
             let m = self.sign_control(crate::message::Control::BlockRequest { height, hash });
-            self.out.push(Output::Send { to: from, message: m });
+            self.out.push(Output::Send {
+                to: from,
+                message: m,
+            });
         }
     }
 }

@@ -101,9 +101,18 @@ impl<C: crate::crypto::Crypto> crate::node::ConsensusNode<C> {
             return self.misbehaved(from, crate::node::Misbehavior::NotAMember);
         }
         let (floor, ceiling) = match s.kind {
-            ShareKind::Beacon => (self.finalized_height(), self.finalized_height().plus(self.cfg.window)),
-            ShareKind::Certification => (self.certifier.latest, self.certifier.latest.plus(self.cfg.window)),
-            ShareKind::CatchUp => (self.cup.height(), self.finalized_height().plus(self.cfg.window)),
+            ShareKind::Beacon => (
+                self.finalized_height(),
+                self.finalized_height().plus(self.cfg.window),
+            ),
+            ShareKind::Certification => (
+                self.certifier.latest,
+                self.certifier.latest.plus(self.cfg.window),
+            ),
+            ShareKind::CatchUp => (
+                self.cup.height(),
+                self.finalized_height().plus(self.cfg.window),
+            ),
         };
         if s.height <= floor || s.height > ceiling {
             self.stats.over_limit += 1;
@@ -117,7 +126,11 @@ impl<C: crate::crypto::Crypto> crate::node::ConsensusNode<C> {
         if collector.contains(s.height, &s.subject, s.signer) {
             return;
         }
-        if !self.crypto.share_verify(s.signer, &s.kind.signing_bytes(s.height, &s.subject), &s.share) {
+        if !self.crypto.share_verify(
+            s.signer,
+            &s.kind.signing_bytes(s.height, &s.subject),
+            &s.share,
+        ) {
             return self.misbehaved(from, crate::node::Misbehavior::BadSignature);
         }
         let collector = match s.kind {
@@ -125,7 +138,9 @@ impl<C: crate::crypto::Crypto> crate::node::ConsensusNode<C> {
             ShareKind::Certification => &mut self.cert_shares,
             ShareKind::CatchUp => &mut self.cup_shares,
         };
-        if collector.insert(s.height, s.subject, s.signer, s.share) == crate::pool::Insert::OverLimit {
+        if collector.insert(s.height, s.subject, s.signer, s.share)
+            == crate::pool::Insert::OverLimit
+        {
             self.stats.over_limit += 1;
         }
     }

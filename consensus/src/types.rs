@@ -116,7 +116,11 @@ impl Time {
     /// `self + d`, saturating.
     pub const fn plus(self, d: core::time::Duration) -> Self {
         let ns = d.as_nanos();
-        let ns = if ns > u64::MAX as u128 { u64::MAX } else { ns as u64 };
+        let ns = if ns > u64::MAX as u128 {
+            u64::MAX
+        } else {
+            ns as u64
+        };
         Time(self.0.saturating_add(ns))
     }
 
@@ -192,7 +196,11 @@ pub struct EmptySubnet;
 impl SubnetSize {
     /// A subnet of `n ≥ 1` nodes.
     pub const fn new(n: u32) -> Result<Self, EmptySubnet> {
-        if n == 0 { Err(EmptySubnet) } else { Ok(SubnetSize { n }) }
+        if n == 0 {
+            Err(EmptySubnet)
+        } else {
+            Ok(SubnetSize { n })
+        }
     }
 
     /// Number of nodes.

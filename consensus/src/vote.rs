@@ -65,13 +65,29 @@ pub struct Vote {
 
 impl Vote {
     /// Signs a vote as this node.
-    pub fn sign(kind: VoteKind, height: Height, block: BlockHash, me: NodeIndex, s: &impl NodeSigner) -> Self {
-        Vote { kind, height, block, signer: me, signature: s.node_sign(&kind.signing_bytes(height, &block)) }
+    pub fn sign(
+        kind: VoteKind,
+        height: Height,
+        block: BlockHash,
+        me: NodeIndex,
+        s: &impl NodeSigner,
+    ) -> Self {
+        Vote {
+            kind,
+            height,
+            block,
+            signer: me,
+            signature: s.node_sign(&kind.signing_bytes(height, &block)),
+        }
     }
 
     /// Whether the signature is the signer's.
     pub fn verify(&self, s: &impl NodeSigner) -> bool {
-        s.node_verify(self.signer, &self.kind.signing_bytes(self.height, &self.block), &self.signature)
+        s.node_verify(
+            self.signer,
+            &self.kind.signing_bytes(self.height, &self.block),
+            &self.signature,
+        )
     }
 }
 
@@ -99,7 +115,9 @@ impl VoteSet {
             return false;
         }
         let msg = self.kind.signing_bytes(self.height, &self.block);
-        self.signatures.iter().all(|(i, sig)| size.contains(*i) && s.node_verify(*i, &msg, sig))
+        self.signatures
+            .iter()
+            .all(|(i, sig)| size.contains(*i) && s.node_verify(*i, &msg, sig))
     }
 }
 
@@ -155,8 +173,10 @@ mod tests {
         let keys: Vec<HashSig> = size.nodes().map(|i| d.node(i).unwrap()).collect();
         let h = Height::new(2);
         let b = BlockHash([5; 32]);
-        let votes: Vec<Vote> =
-            size.nodes().map(|i| Vote::sign(VoteKind::Notarization, h, b, i, &keys[i.as_usize()])).collect();
+        let votes: Vec<Vote> = size
+            .nodes()
+            .map(|i| Vote::sign(VoteKind::Notarization, h, b, i, &keys[i.as_usize()]))
+            .collect();
         assert!(votes.iter().all(|v| v.verify(&keys[0])));
         let mut set = VoteSet {
             kind: VoteKind::Notarization,
@@ -168,7 +188,10 @@ mod tests {
         assert_eq!(VoteSet::from_bytes(&set.to_bytes()), Ok(set.clone()));
         let mut fin = set.clone();
         fin.kind = VoteKind::Finalization;
-        assert!(!fin.verify(size, &keys[0]), "a notarization is not a finalization");
+        assert!(
+            !fin.verify(size, &keys[0]),
+            "a notarization is not a finalization"
+        );
         set.signatures[2] = set.signatures[1];
         assert!(!set.verify(size, &keys[0]), "duplicate signer");
         set.signatures.truncate(2);

@@ -28,8 +28,12 @@ pub enum Behaviour {
 
 impl Behaviour {
     /// Every Byzantine behaviour.
-    pub const BYZANTINE: [Behaviour; 4] =
-        [Behaviour::Equivocate, Behaviour::InvalidShares, Behaviour::Withhold, Behaviour::Garbage];
+    pub const BYZANTINE: [Behaviour; 4] = [
+        Behaviour::Equivocate,
+        Behaviour::InvalidShares,
+        Behaviour::Withhold,
+        Behaviour::Garbage,
+    ];
 }
 
 /// Where a message goes.
@@ -52,7 +56,12 @@ pub(crate) fn rewrite<S: Scheme>(
         Dest::All => peers.to_vec(),
         Dest::One(p) => alloc::vec![p],
     };
-    let to_all = |bytes: Vec<u8>| targets.iter().map(|p| (*p, bytes.clone())).collect::<Vec<_>>();
+    let to_all = |bytes: Vec<u8>| {
+        targets
+            .iter()
+            .map(|p| (*p, bytes.clone()))
+            .collect::<Vec<_>>()
+    };
     match b {
         Behaviour::Honest => to_all(m.encode()),
         Behaviour::Equivocate => match m {
@@ -62,7 +71,17 @@ pub(crate) fn rewrite<S: Scheme>(
                 targets
                     .iter()
                     .enumerate()
-                    .map(|(i, p)| (*p, if i < half { Message::Block(sb.clone()) } else { Message::Block(twin.clone()) }.encode()))
+                    .map(|(i, p)| {
+                        (
+                            *p,
+                            if i < half {
+                                Message::Block(sb.clone())
+                            } else {
+                                Message::Block(twin.clone())
+                            }
+                            .encode(),
+                        )
+                    })
                     .collect()
             }
             m => to_all(m.encode()),
@@ -119,5 +138,8 @@ fn twin_block<S: Scheme>(b: &Block, keys: &S) -> SignedBlock {
     let mut twin = b.clone();
     twin.payload.xnet.extend_from_slice(b"equivocation");
     let signature = keys.node_sign(&Block::signing_bytes(&twin.hash()));
-    SignedBlock { block: twin, signature }
+    SignedBlock {
+        block: twin,
+        signature,
+    }
 }

@@ -10,17 +10,30 @@ use crate::types::{BlockHash, Height, NodeIndex, StateHash, Time};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Violation {
     /// Two honest nodes finalized different blocks at one height.
-    Safety { height: Height, first: BlockHash, second: BlockHash, node: NodeIndex },
+    Safety {
+        height: Height,
+        first: BlockHash,
+        second: BlockHash,
+        node: NodeIndex,
+    },
     /// Two honest nodes computed different states at one height.
     StateDivergence { height: Height, node: NodeIndex },
     /// A certified (or catch-up package) root differs from the executed one.
     BadCertification { height: Height, node: NodeIndex },
     /// A node was handed a finalized block out of order.
-    DeliveryGap { node: NodeIndex, expected: Height, got: Height },
+    DeliveryGap {
+        node: NodeIndex,
+        expected: Height,
+        got: Height,
+    },
     /// An honest node proposed two different blocks at one height (e.g. after a restart).
     HonestEquivocation { node: NodeIndex, height: Height },
     /// An honest node rejected a message of an honest peer as invalid.
-    HonestPeerBlamed { node: NodeIndex, peer: NodeIndex, reason: String },
+    HonestPeerBlamed {
+        node: NodeIndex,
+        peer: NodeIndex,
+        reason: String,
+    },
     /// Honest nodes did not progress within the bound after the network healed.
     Liveness { detail: String },
 }
@@ -28,18 +41,38 @@ pub enum Violation {
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Violation::Safety { height, first, second, node } => {
-                write!(f, "SAFETY: {node} finalized {second:?} at height {height}, another node finalized {first:?}")
+            Violation::Safety {
+                height,
+                first,
+                second,
+                node,
+            } => {
+                write!(
+                    f,
+                    "SAFETY: {node} finalized {second:?} at height {height}, another node finalized {first:?}"
+                )
             }
-            Violation::StateDivergence { height, node } => write!(f, "state of {node} diverged at height {height}"),
+            Violation::StateDivergence { height, node } => {
+                write!(f, "state of {node} diverged at height {height}")
+            }
             Violation::BadCertification { height, node } => {
-                write!(f, "{node} saw a certified root that no honest node executed at height {height}")
+                write!(
+                    f,
+                    "{node} saw a certified root that no honest node executed at height {height}"
+                )
             }
-            Violation::DeliveryGap { node, expected, got } => {
+            Violation::DeliveryGap {
+                node,
+                expected,
+                got,
+            } => {
                 write!(f, "{node} was delivered height {got}, expected {expected}")
             }
             Violation::HonestEquivocation { node, height } => {
-                write!(f, "honest {node} proposed two different blocks at height {height}")
+                write!(
+                    f,
+                    "honest {node} proposed two different blocks at height {height}"
+                )
             }
             Violation::HonestPeerBlamed { node, peer, reason } => {
                 write!(f, "{node} rejected a message of honest {peer}: {reason}")
@@ -71,7 +104,15 @@ impl Checker {
         match self.finalized.get(&h) {
             Some(first) if *first != hash => {
                 let first = *first;
-                self.fail(now, Violation::Safety { height: h, first, second: hash, node })
+                self.fail(
+                    now,
+                    Violation::Safety {
+                        height: h,
+                        first,
+                        second: hash,
+                        node,
+                    },
+                )
             }
             Some(_) => {}
             None => {
@@ -111,7 +152,14 @@ impl Checker {
     }
 
     pub fn gap(&mut self, now: Time, node: NodeIndex, expected: Height, got: Height) {
-        self.fail(now, Violation::DeliveryGap { node, expected, got });
+        self.fail(
+            now,
+            Violation::DeliveryGap {
+                node,
+                expected,
+                got,
+            },
+        );
     }
 
     pub fn blamed(&mut self, now: Time, node: NodeIndex, peer: NodeIndex, reason: String) {
@@ -147,10 +195,16 @@ mod tests {
         let mut c = Checker::default();
         c.executed(t, n, Height::new(1), StateHash([1; 32]));
         c.executed(t, n, Height::new(1), StateHash([2; 32]));
-        assert!(matches!(c.violation, Some((_, Violation::StateDivergence { .. }))));
+        assert!(matches!(
+            c.violation,
+            Some((_, Violation::StateDivergence { .. }))
+        ));
         let mut c = Checker::default();
         c.certified(t, n, Height::new(1), StateHash([2; 32]));
         c.executed(t, n, Height::new(1), StateHash([1; 32]));
-        assert!(matches!(c.violation, Some((_, Violation::BadCertification { .. }))));
+        assert!(matches!(
+            c.violation,
+            Some((_, Violation::BadCertification { .. }))
+        ));
     }
 }

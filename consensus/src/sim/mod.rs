@@ -64,7 +64,9 @@ impl Preset {
 
     /// Parses [`Preset::name`].
     pub fn parse(s: &str) -> Option<Self> {
-        [Preset::Calm, Preset::Adversarial, Preset::BrokenFinality].into_iter().find(|p| p.name() == s)
+        [Preset::Calm, Preset::Adversarial, Preset::BrokenFinality]
+            .into_iter()
+            .find(|p| p.name() == s)
     }
 }
 
@@ -231,7 +233,11 @@ impl SweepReport {
     /// Finalized heights per simulated second: the simulated finalization rate.
     pub fn finalization_rate(&self) -> f64 {
         let s = self.sim_time.as_secs_f64();
-        if s > 0.0 { self.heights as f64 / s } else { 0.0 }
+        if s > 0.0 {
+            self.heights as f64 / s
+        } else {
+            0.0
+        }
     }
 
     /// Seeds that passed.
@@ -301,7 +307,11 @@ pub fn run_sweep_with<S: Scheme + Clone>(seeds: Range<u64>, cfg: &SimConfig) -> 
         r.steps += o.steps;
         r.coverage.add(&o.coverage);
         if let Some((_, violation)) = o.violation {
-            r.failures.push(SeedFailure { seed, violation, replay: replay_command(cfg, seed) });
+            r.failures.push(SeedFailure {
+                seed,
+                violation,
+                replay: replay_command(cfg, seed),
+            });
         }
     }
     r

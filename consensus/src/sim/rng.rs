@@ -22,7 +22,11 @@ impl Rng {
 
     /// Uniform in `lo..=hi` (`lo` if `hi < lo`).
     pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        if hi <= lo { lo } else { lo + self.next_u64() % (hi - lo + 1) }
+        if hi <= lo {
+            lo
+        } else {
+            lo + self.next_u64() % (hi - lo + 1)
+        }
     }
 
     /// True with probability `permille / 1000`.
@@ -32,7 +36,11 @@ impl Rng {
 
     /// Uniform index below `n` (0 if `n` is 0).
     pub fn index(&mut self, n: usize) -> usize {
-        if n == 0 { 0 } else { (self.next_u64() % n as u64) as usize }
+        if n == 0 {
+            0
+        } else {
+            (self.next_u64() % n as u64) as usize
+        }
     }
 
     /// `n` random bytes.

@@ -26,18 +26,33 @@ pub(crate) struct StateSync {
 
 impl StateSync {
     pub fn new(height: Height, root: StateHash) -> Self {
-        StateSync { height, root, chunks: BTreeMap::new(), buffered: Vec::new() }
+        StateSync {
+            height,
+            root,
+            chunks: BTreeMap::new(),
+            buffered: Vec::new(),
+        }
     }
 
     /// The request for the lowest missing chunk.
     pub fn next_request(&self) -> ChunkRequest {
-        let index = (0..CHUNKS).find(|i| !self.chunks.contains_key(i)).unwrap_or(0);
-        ChunkRequest { height: self.height, state_hash: self.root, index }
+        let index = (0..CHUNKS)
+            .find(|i| !self.chunks.contains_key(i))
+            .unwrap_or(0);
+        ChunkRequest {
+            height: self.height,
+            state_hash: self.root,
+            index,
+        }
     }
 
     /// Takes a chunk of this checkpoint.
     pub fn on_chunk(&mut self, c: Chunk) {
-        if c.height == self.height && c.state_hash == self.root && c.total == CHUNKS && c.index < CHUNKS {
+        if c.height == self.height
+            && c.state_hash == self.root
+            && c.total == CHUNKS
+            && c.index < CHUNKS
+        {
             self.chunks.insert(c.index, c.data);
         }
     }
@@ -64,7 +79,13 @@ pub(crate) fn serve(history: &BTreeMap<Height, StateHash>, req: &ChunkRequest) -
     let root = history.get(&req.height).filter(|r| **r == req.state_hash)?;
     let start = (req.index as usize).checked_mul(CHUNK_LEN)?;
     let data = root.0.get(start..start + CHUNK_LEN)?.to_vec();
-    Some(Chunk { height: req.height, state_hash: req.state_hash, index: req.index, total: CHUNKS, data })
+    Some(Chunk {
+        height: req.height,
+        state_hash: req.state_hash,
+        index: req.index,
+        total: CHUNKS,
+        data,
+    })
 }
 
 #[cfg(test)]
@@ -82,11 +103,37 @@ mod tests {
             s.on_chunk(serve(&history, &req).unwrap());
         }
         assert_eq!(s.complete(), Some(root));
-        assert!(serve(&history, &ChunkRequest { height: h, state_hash: StateHash([1; 32]), index: 0 }).is_none());
-        assert!(serve(&history, &ChunkRequest { height: h, state_hash: root, index: CHUNKS }).is_none());
+        assert!(
+            serve(
+                &history,
+                &ChunkRequest {
+                    height: h,
+                    state_hash: StateHash([1; 32]),
+                    index: 0
+                }
+            )
+            .is_none()
+        );
+        assert!(
+            serve(
+                &history,
+                &ChunkRequest {
+                    height: h,
+                    state_hash: root,
+                    index: CHUNKS
+                }
+            )
+            .is_none()
+        );
         let mut bad = StateSync::new(h, root);
         for i in 0..CHUNKS {
-            bad.on_chunk(Chunk { height: h, state_hash: root, index: i, total: CHUNKS, data: alloc::vec![0; CHUNK_LEN] });
+            bad.on_chunk(Chunk {
+                height: h,
+                state_hash: root,
+                index: i,
+                total: CHUNKS,
+                data: alloc::vec![0; CHUNK_LEN],
+            });
         }
         assert_eq!(bad.complete(), None);
         assert_eq!(bad.next_request().index, 0);

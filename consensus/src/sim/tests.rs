@@ -7,15 +7,31 @@ use crate::ic_crypto::IcCrypto;
 fn sweep(cfg: &SimConfig, seeds: Range<u64>) -> SweepReport {
     let r = run_sweep(seeds, cfg);
     for f in r.failures.iter().take(5) {
-        std::eprintln!("seed {} failed: {}\n  replay: {}", f.seed, f.violation, f.replay);
+        std::eprintln!(
+            "seed {} failed: {}\n  replay: {}",
+            f.seed,
+            f.violation,
+            f.replay
+        );
     }
-    std::eprintln!("{} n={}: {} {:?}", cfg.preset.name(), cfg.nodes, r.summary(), r.coverage);
+    std::eprintln!(
+        "{} n={}: {} {:?}",
+        cfg.preset.name(),
+        cfg.nodes,
+        r.summary(),
+        r.coverage
+    );
     r
 }
 
 fn assert_clean(preset: Preset, n: u32, seeds: Range<u64>) -> SweepReport {
     let r = sweep(&SimConfig::preset(preset, n), seeds);
-    assert!(r.failures.is_empty(), "{} of {} seeds failed", r.failures.len(), r.runs);
+    assert!(
+        r.failures.is_empty(),
+        "{} of {} seeds failed",
+        r.failures.len(),
+        r.runs
+    );
     r
 }
 
@@ -23,7 +39,10 @@ fn assert_clean(preset: Preset, n: u32, seeds: Range<u64>) -> SweepReport {
 fn assert_exercised(r: &SweepReport) {
     let c = r.coverage;
     assert!(c.crashes > 0 && c.restarts >= c.crashes, "{c:?}");
-    assert!(c.partitions > 0 && c.state_syncs_completed > 0 && c.cups > 0, "{c:?}");
+    assert!(
+        c.partitions > 0 && c.state_syncs_completed > 0 && c.cups > 0,
+        "{c:?}"
+    );
     assert!(c.rejected > 0 && c.ingress_finalized > 0, "{c:?}");
 }
 
@@ -69,7 +88,11 @@ fn every_byzantine_behaviour_is_survived_alone() {
             let mut cfg = SimConfig::preset(Preset::Adversarial, n);
             cfg.behaviours = alloc::vec![b];
             let r = sweep(&cfg, 5000..5030);
-            assert!(r.failures.is_empty(), "{b:?} n={n}: {:?}", r.failures.first());
+            assert!(
+                r.failures.is_empty(),
+                "{b:?} n={n}: {:?}",
+                r.failures.first()
+            );
         }
     }
 }
@@ -78,8 +101,16 @@ fn every_byzantine_behaviour_is_survived_alone() {
 fn broken_finalization_rule_is_caught_as_a_safety_violation() {
     let broken = SimConfig::preset(Preset::BrokenFinality, 4);
     let r = sweep(&broken, 0..30);
-    let safety = r.failures.iter().filter(|f| matches!(f.violation, Violation::Safety { .. })).count();
-    assert!(safety > 0, "the simulator missed the broken rule: {}", r.summary());
+    let safety = r
+        .failures
+        .iter()
+        .filter(|f| matches!(f.violation, Violation::Safety { .. }))
+        .count();
+    assert!(
+        safety > 0,
+        "the simulator missed the broken rule: {}",
+        r.summary()
+    );
     // The same scenario under the real rule is safe and live, so it is the rule that broke.
     let mut fixed = broken.clone();
     fixed.broken_rule = None;
@@ -88,7 +119,12 @@ fn broken_finalization_rule_is_caught_as_a_safety_violation() {
     // The report says how to replay the failing seed.
     let seven = sweep(&SimConfig::preset(Preset::BrokenFinality, 7), 0..10);
     let f = seven.failures.first().expect("n = 7 breaks too");
-    assert!(f.replay.contains("--preset broken-finality --nodes 7 --seed"), "{}", f.replay);
+    assert!(
+        f.replay
+            .contains("--preset broken-finality --nodes 7 --seed"),
+        "{}",
+        f.replay
+    );
 }
 
 #[test]
@@ -96,7 +132,10 @@ fn a_seed_replays_exactly() {
     let cfg = SimConfig::preset(Preset::Adversarial, 4);
     for seed in [3, 77] {
         let (a, b) = (run_seed(seed, &cfg), run_seed(seed, &cfg));
-        assert_eq!((a.heights, a.messages, a.steps, a.sim_time), (b.heights, b.messages, b.steps, b.sim_time));
+        assert_eq!(
+            (a.heights, a.messages, a.steps, a.sim_time),
+            (b.heights, b.messages, b.steps, b.sim_time)
+        );
         assert_eq!(a.byzantine, b.byzantine);
         assert_eq!(a.coverage, b.coverage);
     }
@@ -133,7 +172,12 @@ fn long_lossy_chaos_with_frequent_catch_up_packages() {
         let mut cfg = SimConfig::preset(Preset::Adversarial, n);
         cfg.target_height = 20;
         cfg.cup_interval = 3;
-        cfg.chaos = Some(Chaos { duration: Duration::from_secs(12), drop_permille: 300, partitions: true, crashes: true });
+        cfg.chaos = Some(Chaos {
+            duration: Duration::from_secs(12),
+            drop_permille: 300,
+            partitions: true,
+            crashes: true,
+        });
         let r = sweep(&cfg, seeds);
         assert!(r.failures.is_empty(), "{:?}", r.failures.first());
     }

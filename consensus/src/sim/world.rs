@@ -25,11 +25,23 @@ use crate::types::{Height, MessageId, NodeIndex, StateHash, SubnetSize, Time};
 const T0_MS: u64 = 1_700_000_000_000;
 
 enum Event {
-    Deliver { to: usize, from: usize, bytes: Vec<u8> },
-    Timer { node: usize },
-    Crash { node: usize },
-    Restart { node: usize },
-    Partition { until: Time },
+    Deliver {
+        to: usize,
+        from: usize,
+        bytes: Vec<u8>,
+    },
+    Timer {
+        node: usize,
+    },
+    Crash {
+        node: usize,
+    },
+    Restart {
+        node: usize,
+    },
+    Partition {
+        until: Time,
+    },
     PartitionEnd,
     Heal,
     Ingress,
@@ -52,7 +64,12 @@ struct SimNode<S: Scheme + Clone> {
 fn execute(prev: &StateHash, b: &Block) -> StateHash {
     StateHash(hash(
         "keel-sim-state",
-        &[&prev.0, &b.payload.to_bytes(), &b.time.as_nanos().to_be_bytes(), &b.randomness.0],
+        &[
+            &prev.0,
+            &b.payload.to_bytes(),
+            &b.time.as_nanos().to_be_bytes(),
+            &b.randomness.0,
+        ],
     ))
 }
 
@@ -99,12 +116,18 @@ impl<S: Scheme + Clone> World<S> {
         }
         let now = Time::from_millis(T0_MS);
         let genesis_state = StateHash(hash("keel-sim-genesis-state", &[]));
-        let genesis = CatchUpPackage::genesis(Block::genesis(now), genesis_state, &dealing.public.subnet_public_key);
+        let genesis = CatchUpPackage::genesis(
+            Block::genesis(now),
+            genesis_state,
+            &dealing.public.subnet_public_key,
+        );
         let nodes = size
             .nodes()
             .map(|i| SimNode {
                 behaviour: behaviours[i.as_usize()],
-                keys: dealing.node::<S>(i).unwrap_or_else(|e| panic!("simulator keys: {e:?}")),
+                keys: dealing
+                    .node::<S>(i)
+                    .unwrap_or_else(|e| panic!("simulator keys: {e:?}")),
                 node: None,
                 store: Persisted::genesis(genesis.clone()),
                 exec_height: Height::ZERO,
@@ -162,16 +185,27 @@ impl<S: Scheme + Clone> World<S> {
             let start = self.rng.range(0, span / 2);
             let end = self.rng.range(start + 1, span);
             let until = self.now.plus(Duration::from_millis(end));
-            self.schedule(self.now.plus(Duration::from_millis(start)), Event::Partition { until });
+            self.schedule(
+                self.now.plus(Duration::from_millis(start)),
+                Event::Partition { until },
+            );
         }
         if chaos.crashes {
             let honest: Vec<usize> = (0..self.nodes.len()).filter(|i| self.honest(*i)).collect();
             for _ in 0..self.rng.range(0, 2) {
-                let Some(&node) = honest.get(self.rng.index(honest.len())) else { break };
+                let Some(&node) = honest.get(self.rng.index(honest.len())) else {
+                    break;
+                };
                 let down = self.rng.range(0, span.saturating_sub(1));
                 let up = self.rng.range(down + 1, span);
-                self.schedule(self.now.plus(Duration::from_millis(down)), Event::Crash { node });
-                self.schedule(self.now.plus(Duration::from_millis(up)), Event::Restart { node });
+                self.schedule(
+                    self.now.plus(Duration::from_millis(down)),
+                    Event::Crash { node },
+                );
+                self.schedule(
+                    self.now.plus(Duration::from_millis(up)),
+                    Event::Restart { node },
+                );
             }
         }
     }
@@ -236,10 +270,20 @@ impl<S: Scheme + Clone> World<S> {
                 let nodes: Vec<_> = self
                     .nodes
                     .iter()
-                    .map(|n| (n.behaviour, n.node.as_ref().map(|x| (x.status(), x.certified_height().get()))))
+                    .map(|n| {
+                        (
+                            n.behaviour,
+                            n.node
+                                .as_ref()
+                                .map(|x| (x.status(), x.certified_height().get())),
+                        )
+                    })
                     .collect();
-                let dumps: Vec<alloc::string::String> =
-                    self.nodes.iter().filter_map(|n| n.node.as_ref().map(|x| x.debug_dump())).collect();
+                let dumps: Vec<alloc::string::String> = self
+                    .nodes
+                    .iter()
+                    .filter_map(|n| n.node.as_ref().map(|x| x.debug_dump()))
+                    .collect();
                 let detail = format!(
                     "seed {}: honest finalized heights {:?}, certified {:?}, needed {} within {:?} after heal; nodes {:?}\n{}",
                     self.seed,
@@ -279,15 +323,20 @@ impl<S: Scheme + Clone> World<S> {
     }
 
     fn required_height(&self) -> u64 {
-        self.cfg.target_height.max(self.liveness_floor.unwrap_or(u64::MAX))
+        self.cfg
+            .target_height
+            .max(self.liveness_floor.unwrap_or(u64::MAX))
     }
 
     fn done(&self) -> bool {
-        let Some(_) = self.liveness_floor else { return false };
+        let Some(_) = self.liveness_floor else {
+            return false;
+        };
         let need = self.required_height();
         (0..self.nodes.len()).filter(|i| self.honest(*i)).all(|i| {
             self.nodes[i].node.as_ref().is_some_and(|n| {
-                n.finalized_height().get() >= need && n.certified_height().get() >= self.cfg.target_height
+                n.finalized_height().get() >= need
+                    && n.certified_height().get() >= self.cfg.target_height
             })
         })
     }
@@ -332,7 +381,9 @@ impl<S: Scheme + Clone> World<S> {
             }
             Event::Partition { until } => {
                 if self.chaos_on {
-                    let mut sides: Vec<bool> = (0..self.nodes.len()).map(|_| self.rng.chance(500)).collect();
+                    let mut sides: Vec<bool> = (0..self.nodes.len())
+                        .map(|_| self.rng.chance(500))
+                        .collect();
                     if let Some(s) = sides.first_mut() {
                         *s = true;
                     }
@@ -355,7 +406,11 @@ impl<S: Scheme + Clone> World<S> {
                         self.reconnect_all(i);
                     }
                 }
-                let best = self.progress(|n| n.finalized_height()).into_iter().max().unwrap_or(0);
+                let best = self
+                    .progress(|n| n.finalized_height())
+                    .into_iter()
+                    .max()
+                    .unwrap_or(0);
                 self.liveness_floor = Some(best + self.cfg.liveness_heights);
             }
             Event::Ingress => {
@@ -388,7 +443,9 @@ impl<S: Scheme + Clone> World<S> {
         };
         let xnet = self.rng.chance(200).then(|| self.rng.bytes(16));
         let now = self.now;
-        let Some(node) = self.nodes[i].node.as_mut() else { return };
+        let Some(node) = self.nodes[i].node.as_mut() else {
+            return;
+        };
         if let Some(x) = xnet {
             // Within the configured limit by construction.
             let _ = node.set_xnet_payload(x);
@@ -402,7 +459,8 @@ impl<S: Scheme + Clone> World<S> {
     /// Outputs caused by handling an output (execution reports) are handled after the rest
     /// of the batch, first in first out, so persisted records stay in the node's order.
     fn process(&mut self, i: usize, outs: Vec<Output>) {
-        let mut work: alloc::collections::VecDeque<Vec<Output>> = alloc::collections::VecDeque::from([outs]);
+        let mut work: alloc::collections::VecDeque<Vec<Output>> =
+            alloc::collections::VecDeque::from([outs]);
         while let Some(outs) = work.pop_front() {
             for o in outs {
                 if let Some(more) = self.apply(i, o) {
@@ -449,7 +507,11 @@ impl<S: Scheme + Clone> World<S> {
                 if height > n.exec_height {
                     let mut sync = StateSync::new(height, state_hash);
                     if let Some(old) = n.sync.take() {
-                        sync.buffered = old.buffered.into_iter().filter(|b| b.height > height).collect();
+                        sync.buffered = old
+                            .buffered
+                            .into_iter()
+                            .filter(|b| b.height > height)
+                            .collect();
                     }
                     n.sync = Some(sync);
                     return self.request_chunk(i);
@@ -457,11 +519,19 @@ impl<S: Scheme + Clone> World<S> {
             }
             Output::ServeChunk { peer, request } => {
                 let chunk = serve(&self.nodes[i].history, &request)?;
-                return self.nodes[i].node.as_mut().map(|n| n.send_chunk(peer, chunk));
+                return self.nodes[i]
+                    .node
+                    .as_mut()
+                    .map(|n| n.send_chunk(peer, chunk));
             }
             Output::ChunkReceived { chunk, .. } => return self.on_chunk(i, chunk),
             Output::PeerMisbehaved { peer, reason } => {
-                if honest && self.nodes.get(peer.as_usize()).is_some_and(|p| p.behaviour == Behaviour::Honest) {
+                if honest
+                    && self
+                        .nodes
+                        .get(peer.as_usize())
+                        .is_some_and(|p| p.behaviour == Behaviour::Honest)
+                {
                     self.checker.blamed(now, idx, peer, format!("{reason:?}"));
                 }
                 self.coverage.rejected += 1;
@@ -477,8 +547,11 @@ impl<S: Scheme + Clone> World<S> {
         if upto == Height::ZERO || self.rng.chance(500) {
             return;
         }
-        let entries: Vec<(MessageId, Time)> =
-            self.ingress_history.range(..=upto).flat_map(|(_, v)| v.iter().copied()).collect();
+        let entries: Vec<(MessageId, Time)> = self
+            .ingress_history
+            .range(..=upto)
+            .flat_map(|(_, v)| v.iter().copied())
+            .collect();
         if let Some(node) = self.nodes[i].node.as_mut() {
             node.restore_ingress_history(entries);
         }
@@ -498,7 +571,9 @@ impl<S: Scheme + Clone> World<S> {
     fn on_chunk(&mut self, i: usize, chunk: crate::message::Chunk) -> Option<Vec<Output>> {
         let sync = self.nodes[i].sync.as_mut()?;
         sync.on_chunk(chunk);
-        let Some(root) = sync.complete() else { return self.request_chunk(i) };
+        let Some(root) = sync.complete() else {
+            return self.request_chunk(i);
+        };
         let sync = self.nodes[i].sync.take()?;
         self.coverage.state_syncs_completed += 1;
         let n = &mut self.nodes[i];
@@ -515,7 +590,8 @@ impl<S: Scheme + Clone> World<S> {
 
     fn execute(&mut self, i: usize, fb: FinalizedBlock) -> Option<Vec<Output>> {
         if self.honest(i) {
-            self.checker.finalized(self.now, NodeIndex::new(i as u32), fb.height, fb.hash);
+            self.checker
+                .finalized(self.now, NodeIndex::new(i as u32), fb.height, fb.hash);
         }
         if let Some(sync) = self.nodes[i].sync.as_mut() {
             if fb.height > sync.height {
@@ -549,7 +625,15 @@ impl<S: Scheme + Clone> World<S> {
             self.checker.executed(now, idx, fb.height, root);
             if !self.ingress_history.contains_key(&fb.height) {
                 self.coverage.ingress_finalized += fb.block.payload.ingress.len() as u64;
-                self.ingress_history.insert(fb.height, fb.block.payload.ingress.iter().map(|m| (m.id, m.expiry)).collect());
+                self.ingress_history.insert(
+                    fb.height,
+                    fb.block
+                        .payload
+                        .ingress
+                        .iter()
+                        .map(|m| (m.id, m.expiry))
+                        .collect(),
+                );
             }
         }
         let node = self.nodes[i].node.as_mut()?;
@@ -558,12 +642,16 @@ impl<S: Scheme + Clone> World<S> {
 
     fn send(&mut self, i: usize, dest: Dest, m: Message) {
         let me = NodeIndex::new(i as u32);
-        let peers: Vec<NodeIndex> = (0..self.nodes.len() as u32).map(NodeIndex::new).filter(|p| *p != me).collect();
+        let peers: Vec<NodeIndex> = (0..self.nodes.len() as u32)
+            .map(NodeIndex::new)
+            .filter(|p| *p != me)
+            .collect();
         let behaviour = self.nodes[i].behaviour;
         if let (Behaviour::Honest, Message::Block(sb)) = (behaviour, &m)
             && sb.block.maker == me
         {
-            self.checker.proposed(self.now, me, sb.block.height, sb.block.hash());
+            self.checker
+                .proposed(self.now, me, sb.block.height, sb.block.hash());
         }
         let packets = match (behaviour, dest) {
             (Behaviour::Honest, Dest::All) => {
