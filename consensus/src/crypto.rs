@@ -145,6 +145,71 @@ impl GenesisDealing {
     }
 }
 
+/// Most members a key record may list on the wire.
+const WIRE_MAX_MEMBERS: usize = 1024;
+/// Most bytes of one public key on the wire.
+const WIRE_MAX_KEY: usize = 1024;
+
+/// Key records are stored in node configurations written by `xtask testnet`.
+impl Encode for SubnetPublicKeys {
+    fn encode_to(&self, w: &mut Writer) {
+        w.u32(self.size.n());
+        w.len(self.threshold);
+        for list in [&self.node_public_keys, &self.share_public_keys] {
+            w.len(list.len());
+            for k in list {
+                w.bytes(k);
+            }
+        }
+        w.bytes(&self.subnet_public_key);
+    }
+}
+
+impl Decode for SubnetPublicKeys {
+    fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let size = SubnetSize::new(r.u32()?).map_err(|_| DecodeError::Invalid)?;
+        let threshold = r.len(WIRE_MAX_MEMBERS)?;
+        let mut lists = [Vec::new(), Vec::new()];
+        for list in &mut lists {
+            for _ in 0..r.len(WIRE_MAX_MEMBERS)? {
+                list.push(r.bytes(WIRE_MAX_KEY)?);
+            }
+            if list.len() != size.n() as usize {
+                return Err(DecodeError::Invalid);
+            }
+        }
+        if threshold == 0 || threshold > size.n() as usize {
+            return Err(DecodeError::Invalid);
+        }
+        let [node_public_keys, share_public_keys] = lists;
+        Ok(SubnetPublicKeys {
+            size,
+            threshold,
+            node_public_keys,
+            share_public_keys,
+            subnet_public_key: r.bytes(WIRE_MAX_KEY)?,
+        })
+    }
+}
+
+impl Encode for NodeSecrets {
+    fn encode_to(&self, w: &mut Writer) {
+        self.index.encode_to(w);
+        w.fixed(&self.node_secret);
+        w.fixed(&self.threshold_share);
+    }
+}
+
+impl Decode for NodeSecrets {
+    fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(NodeSecrets {
+            index: NodeIndex::decode_from(r)?,
+            node_secret: r.array()?,
+            threshold_share: r.array()?,
+        })
+    }
+}
+
 /// Encodes a threshold signature list position; shared by messages that carry them.
 pub(crate) fn encode_sig_list(w: &mut Writer, sigs: &[(NodeIndex, NodeSignature)]) {
     w.len(sigs.len());
@@ -165,4 +230,32 @@ pub(crate) fn decode_sig_list(
         v.push((NodeIndex::decode_from(r)?, NodeSignature::decode_from(r)?));
     }
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hashsig::HashSig;
+
+    #[test]
+    fn key_records_roundtrip_and_reject_inconsistent_sizes() {
+        let d = GenesisDealing::deal::<HashSig>([4; 32], 4, 3).unwrap();
+        let bytes = d.public.to_bytes();
+        assert_eq!(SubnetPublicKeys::from_bytes(&bytes), Ok(d.public.clone()));
+        for s in &d.secrets {
+            assert_eq!(NodeSecrets::from_bytes(&s.to_bytes()), Ok(s.clone()));
+        }
+        let mut short = d.public.clone();
+        short.node_public_keys.pop();
+        assert_eq!(
+            SubnetPublicKeys::from_bytes(&short.to_bytes()),
+            Err(DecodeError::Invalid)
+        );
+        let mut zero = d.public.clone();
+        zero.threshold = 0;
+        assert_eq!(
+            SubnetPublicKeys::from_bytes(&zero.to_bytes()),
+            Err(DecodeError::Invalid)
+        );
+    }
 }

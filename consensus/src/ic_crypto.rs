@@ -40,6 +40,15 @@ impl IcCrypto {
     }
 }
 
+/// The subnet key of a dealing as the DER blob `/api/v2/status` returns as `root_key`.
+pub fn root_key_der(
+    public: &SubnetPublicKeys,
+) -> Result<[u8; keel_crypto::der::BLS_DER_LEN], KeyError> {
+    PublicKey::from_bytes(&public.subnet_public_key)
+        .map(|k| k.to_der())
+        .map_err(|_| KeyError::Malformed)
+}
+
 impl NodeSigner for IcCrypto {
     fn node_sign(&self, msg: &[u8]) -> NodeSignature {
         NodeSignature(self.signing.sign(msg))
@@ -184,6 +193,8 @@ mod tests {
             nodes[0].combine(&msg, &shares[..2]),
             Err(CryptoError::NotEnoughShares)
         );
+        let der = root_key_der(&d.public).unwrap();
+        assert_eq!(&der[der.len() - 96..], &d.public.subnet_public_key[..]);
         let ns = nodes[1].node_sign(b"x");
         assert!(nodes[0].node_verify(NodeIndex::new(1), b"x", &ns));
         assert!(!nodes[0].node_verify(NodeIndex::new(0), b"x", &ns));
