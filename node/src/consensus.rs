@@ -63,9 +63,15 @@ impl core::fmt::Debug for BlockMaker {
     }
 }
 
+/// A subnet of one (checked at compile time).
+const ONE_NODE: SubnetSize = match SubnetSize::new(1) {
+    Ok(size) => size,
+    Err(_) => panic!("a subnet of one node is not empty"),
+};
+
 /// The protocol parameters of a one-node subnet.
 pub fn protocol_config(config: &NodeConfig) -> Config {
-    let mut cfg = Config::new(SubnetSize::new(1).unwrap_or_else(|_| unreachable!("1 is not 0")));
+    let mut cfg = Config::new(ONE_NODE);
     cfg.initial_notary_delay = config.block_interval;
     // The IC's ingress size limit (2 MiB app subnet) and room for a full message per block:
     // installing a canister sends the whole module as one message.

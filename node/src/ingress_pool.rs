@@ -16,6 +16,10 @@ use crate::certification::is_final;
 /// replied or rejected status readable.
 const ORIGIN_RETENTION_NS: u64 = 5 * 60 * 1_000_000_000;
 
+/// How long an answer waits to be collected after its deadline: a ticket whose connection
+/// closed is never polled again, and must not hold memory forever.
+const UNCOLLECTED_GRACE_NS: u64 = 60 * 1_000_000_000;
+
 /// Identifies a parked request for [`crate::Service::poll`].
 pub type Ticket = u64;
 
@@ -96,8 +100,15 @@ impl IngressPool {
         Some(answer)
     }
 
-    /// Forgets origins whose statuses execution no longer keeps.
+    /// Drops a parked call nobody will collect (its connection closed).
+    pub fn cancel(&mut self, ticket: Ticket) {
+        self.parked.remove(&ticket);
+    }
+
+    /// Forgets origins whose statuses execution no longer keeps, and answers nobody
+    /// collected long after their deadline.
     pub fn prune(&mut self, now: u64) {
+        self.parked.retain(|_, p| p.deadline.saturating_add(UNCOLLECTED_GRACE_NS) >= now);
         while let Some(&(expiry, rid)) = self.by_expiry.first() {
             if expiry.saturating_add(ORIGIN_RETENTION_NS) >= now {
                 return;
@@ -159,5 +170,14 @@ mod tests {
         let ready = pool.park(RequestId([2; 32]), 50, Some(HttpResponse::empty(200)));
         assert_eq!(pool.next_deadline(), None, "a ready call waits for nothing");
         assert_eq!(pool.poll(ready, 0).map(|r| r.status), Some(200));
+        // Uncollected answers go: cancelled at once, or a while after the deadline.
+        let a = pool.park(RequestId([3; 32]), 50, None);
+        let b = pool.park(RequestId([4; 32]), 50, None);
+        pool.cancel(a);
+        pool.prune(50 + UNCOLLECTED_GRACE_NS);
+        assert!(pool.has_parked(), "b is still within its grace");
+        pool.prune(51 + UNCOLLECTED_GRACE_NS);
+        assert!(!pool.has_parked());
+        let _ = b;
     }
 }

@@ -15,7 +15,7 @@ use crate::error::NodeError;
 use crate::execution::{to_block, Execution, Replica};
 use crate::ingress_pool::IngressPool;
 use crate::keys::NodeKeys;
-use crate::persistence::{load_keys, store_keys, Region};
+use crate::persistence::{load_keys, store_keys, KeyStoreError, Region};
 
 /// A one-node subnet replica. `D` is the state device (unused without storage).
 #[derive(Debug)]
@@ -43,17 +43,7 @@ impl<D: BlockDevice> Node<D> {
                 let execution = Execution::genesis(subnet_config(&config, &keys)?, subnet_keys(&keys)?, None, config.checkpoint_interval)?;
                 (keys, execution)
             }
-            Some(mut dev) => {
-                let keys = match load_keys(&mut dev)? {
-                    Some(stored) => stored,
-                    None => {
-                        store_keys(&mut dev, &keys)?;
-                        keys
-                    }
-                };
-                let execution = open_state(&config, &keys, Region::new(dev)?)?;
-                (keys, execution)
-            }
+            Some(dev) => open_device(&config, keys, Region::new(dev)?)?,
         };
         let crypto = keys.consensus_crypto()?;
         let tree = execution.tree();
@@ -175,17 +165,38 @@ fn subnet_keys(keys: &NodeKeys) -> Result<SubnetKeys, NodeError> {
     Ok(SubnetKeys { public_key: keys.root_key_der()?, nodes: vec![node] })
 }
 
-/// The state on the device's store region: recovered if it holds a checkpoint, otherwise
-/// a formatted store with the genesis checkpoint.
-fn open_state<D: BlockDevice>(config: &NodeConfig, keys: &NodeKeys, mut region: Region<D>) -> Result<Execution<Region<D>>, NodeError> {
-    let interval = config.checkpoint_interval;
-    match Store::open(&mut region) {
-        Ok(_) => Ok(Execution::recover(region, subnet_keys(keys)?, interval)?),
+/// Keys and state from the device: both recovered, or both fresh (the offered keys are
+/// written before anything is served, the store formatted with the genesis checkpoint).
+fn open_device<D: BlockDevice>(
+    config: &NodeConfig,
+    offered: NodeKeys,
+    mut region: Region<D>,
+) -> Result<(NodeKeys, Execution<Region<D>>), NodeError> {
+    let stored = load_keys(region.whole())?;
+    let has_state = match Store::open(&mut region) {
+        Ok(_) => true,
         // Never written (or the first boot crashed before its genesis checkpoint).
-        Err(CheckpointError::NoValidCheckpoint) => {
-            let store = Store::format(region)?;
-            Ok(Execution::genesis(subnet_config(config, keys)?, subnet_keys(keys)?, Some(store), interval)?)
+        Err(CheckpointError::NoValidCheckpoint) => false,
+        Err(e) => return Err(e.into()),
+    };
+    let interval = config.checkpoint_interval;
+    match (stored, has_state) {
+        (Some(keys), true) => {
+            let execution = Execution::recover(region, subnet_keys(&keys)?, interval)?;
+            Ok((keys, execution))
         }
-        Err(e) => Err(e.into()),
+        (None, true) => Err(KeyStoreError::MissingKeys.into()),
+        (stored, false) => {
+            let keys = match stored {
+                Some(keys) => keys,
+                None => {
+                    store_keys(region.whole(), &offered)?;
+                    offered
+                }
+            };
+            let store = Store::format(region)?;
+            let execution = Execution::genesis(subnet_config(config, &keys)?, subnet_keys(&keys)?, Some(store), interval)?;
+            Ok((keys, execution))
+        }
     }
 }

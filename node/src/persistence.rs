@@ -31,6 +31,9 @@ pub enum KeyStoreError {
     Corrupt,
     /// The stored seed does not deal a valid key set.
     BadKeys,
+    /// The device holds replicated state but no key record: starting with new keys would
+    /// silently change the node's identity and root key under its existing state.
+    MissingKeys,
 }
 
 impl From<DeviceError> for KeyStoreError {
@@ -57,6 +60,11 @@ impl<D: BlockDevice> Region<D> {
     /// The whole device back.
     pub fn into_inner(self) -> D {
         self.dev
+    }
+
+    /// The whole device, for the reserved blocks in front of the region.
+    pub fn whole(&mut self) -> &mut D {
+        &mut self.dev
     }
 }
 

@@ -38,6 +38,11 @@ pub trait Service {
     fn has_pending(&self) -> bool;
     /// Advances consensus, execution and persistence; returns how soon to call again.
     fn tick(&mut self, now_unix_nanos: u64) -> Duration;
+    /// The connection waiting on `ticket` closed: its answer will never be collected.
+    /// Optional: uncollected answers are dropped a while after their deadline anyway.
+    fn cancel(&mut self, ticket: u64) {
+        let _ = ticket;
+    }
 }
 
 impl<D: BlockDevice> Service for Node<D> {
@@ -63,6 +68,10 @@ impl<D: BlockDevice> Service for Node<D> {
 
     fn has_pending(&self) -> bool {
         self.pool.has_parked()
+    }
+
+    fn cancel(&mut self, ticket: u64) {
+        self.pool.cancel(ticket);
     }
 
     fn tick(&mut self, now: u64) -> Duration {

@@ -9,7 +9,7 @@ use common::*;
 use ic_management_canister_types::CanisterInstallMode;
 use keel_crypto::hash::sha256;
 use keel_crypto::hash_tree::LookupResult;
-use keel_hypervisor::{FileBlockDevice, MemBlockDevice};
+use keel_hypervisor::{BlockDevice, FileBlockDevice, MemBlockDevice};
 use keel_node::Service;
 use serde_cbor::Value;
 use std::time::Duration;
@@ -146,6 +146,15 @@ fn upgrade_keeps_stable_data_and_checkpoints_survive_restart() {
     let got = Decode!(&h.query(&alice, cid, "get", Encode!(&"k").unwrap()).unwrap(), Option<String>).unwrap();
     assert_eq!(got.as_deref(), Some("v1"));
     let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn a_device_with_state_but_no_key_record_is_refused() {
+    let mut dev = MemBlockDevice::new(1 << 12);
+    drop(Harness::start(1, Some(&mut dev)));
+    dev.write_block(0, &[0; keel_hypervisor::BLOCK_SIZE]).unwrap();
+    let err = keel_node::Node::new(config(), keys(1), Some(&mut dev), real_now()).unwrap_err();
+    assert_eq!(err, keel_node::NodeError::KeyStore(keel_node::persistence::KeyStoreError::MissingKeys));
 }
 
 #[test]
