@@ -135,3 +135,35 @@ fn refuse(reason: &str) -> ! {
     crate::println!("{}", Event::BootRefused { reason });
     crate::arch::qemu::exit(ExitCode::Failure)
 }
+
+#[cfg(feature = "ktest")]
+mod ktests {
+    use super::*;
+    use crate::ktest;
+
+    ktest! {
+        fn rdrand_node_keys_are_fresh_each_time() {
+            let a = RdRandKey.node_key().expect("a key");
+            let b = RdRandKey.node_key().expect("another key");
+            assert_ne!(a.public_key(), b.public_key());
+            let message = b"keel";
+            keel_crypto::ed25519::verify(&a.public_key(), message, &a.sign(message)).expect("signs");
+        }
+    }
+
+    ktest! {
+        fn pvh_boots_have_no_measurements_and_no_report() {
+            assert!(uefi::measurements().is_none());
+            assert!(report().is_none());
+        }
+    }
+
+    ktest! {
+        fn crb_probe_refuses_a_machine_without_a_tpm() {
+            // The ktest machine has no TPM: the CRB page is unassigned MMIO.
+            // SAFETY: the page is mapped uncached and nothing else touches it.
+            let probe = unsafe { Crb::probe(CRB_BASE, || true) };
+            assert!(matches!(probe, Err(CrbError::Absent)));
+        }
+    }
+}
