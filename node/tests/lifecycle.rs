@@ -44,6 +44,19 @@ fn status_reports_the_root_key_and_health() {
     // Another seed, another root key.
     let other = Harness::<MemBlockDevice>::start(2, None);
     assert_ne!(other.node.root_key_der(), h.node.root_key_der());
+
+    // The subnet as clients derive it from the root key, read through the ledger's id
+    // (agent-js syncs its clock with read_state(["time"]) there, canister or not).
+    let sid = keel_interface::certificate::root_subnet_id(h.node.root_key_der()).as_slice().to_vec();
+    let ledger = P::from_text("ryjl3-tyaaa-aaaaa-aaaba-cai").unwrap();
+    let cert = h.read_state(ledger, vec![vec![b"subnet".to_vec(), sid.clone()], vec![b"time".to_vec()]]).unwrap();
+    assert_eq!(leaf(&cert, &[b"subnet", &sid, b"public_key"]), h.node.root_key_der());
+    assert_eq!(leaf(&cert, &[b"subnet", &sid, b"type"]), b"application");
+    let signer = h.node.keys().node_signer();
+    let node_key = leaf(&cert, &[b"subnet", &sid, b"node", signer.node_id.as_slice(), b"public_key"]);
+    assert_eq!(node_key, signer.key.public_key_der());
+    let ranges: Value = serde_cbor::from_slice(leaf(&cert, &[b"subnet", &sid, b"canister_ranges"])).unwrap();
+    assert!(matches!(ranges, Value::Tag(55799, _) | Value::Array(_)), "{ranges:?}");
 }
 
 #[test]
