@@ -58,3 +58,19 @@ pub fn run(args: Args) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::report_bytes;
+
+    #[test]
+    fn reads_raw_hex_and_console_line_forms() {
+        let raw = b"KEELATST\x01\x00rest".to_vec();
+        assert_eq!(report_bytes(&raw), Ok(raw.clone()));
+        let hex = keel_image::hex::encode(&raw);
+        assert_eq!(report_bytes(format!("{hex}\n").as_bytes()), Ok(raw.clone()));
+        let log = format!("keel: phase clock at 7599 us\nkeel: attestation {hex}\r\nkeel: ready in 1 us\n");
+        assert_eq!(report_bytes(log.as_bytes()), Ok(raw));
+        assert!(report_bytes(b"not hex").is_err());
+    }
+}
