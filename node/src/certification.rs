@@ -11,7 +11,7 @@ use keel_crypto::hash_tree::{LookupResult, MerkleTree};
 use keel_interface::read_state::CertifiedState;
 use keel_interface::request_id::RequestId;
 
-use keel_consensus::ic_crypto::IcCrypto;
+
 use crate::keys::ME;
 
 /// Why a certification could not be applied.
@@ -43,7 +43,7 @@ impl Certifier {
     /// Certifies a state this node starts from (genesis or recovered) directly with its
     /// key share: with n = 1 the share is the whole key, and the protocol only certifies
     /// states it executes itself.
-    pub fn base(height: u64, tree: MerkleTree, crypto: &IcCrypto) -> Result<Certifier, CertificationError> {
+    pub fn base(height: u64, tree: MerkleTree, crypto: &impl ThresholdScheme) -> Result<Certifier, CertificationError> {
         let root = StateHash(tree.digest());
         let msg = Certification::signing_bytes(Height::new(height), &root);
         let signature = crypto.combine(&msg, &[(ME, crypto.share_sign(&msg))]).map_err(|_| CertificationError::Signing)?;

@@ -25,7 +25,7 @@ use keel_consensus::types::{BlockHash, Digest, Rank, SubnetSize};
 use keel_consensus::{Config, ConsensusNode, FinalizedBlock, Height, MessageId, Output, StateHash, Time};
 
 use crate::config::NodeConfig;
-use keel_consensus::ic_crypto::IcCrypto;
+use crate::crypto::OneNodeCrypto;
 use crate::keys::ME;
 
 /// The state the chain starts from: genesis, or the recovered checkpoint + log.
@@ -50,7 +50,7 @@ pub struct Progress {
 
 /// The one-node ICC instance.
 pub struct BlockMaker {
-    node: ConsensusNode<IcCrypto>,
+    node: ConsensusNode<OneNodeCrypto>,
     timer: Option<Time>,
     /// Local time the last block finalized at (the idle cadence counts from it).
     last_finalized_at: Time,
@@ -85,7 +85,7 @@ impl BlockMaker {
     /// inside its expiry window.
     pub fn start(
         config: &NodeConfig,
-        crypto: IcCrypto,
+        crypto: OneNodeCrypto,
         subnet_public_key: &[u8],
         base: Base,
         history: impl IntoIterator<Item = ([u8; 32], u64)>,

@@ -17,6 +17,7 @@ extern crate alloc;
 pub mod certification;
 pub mod config;
 pub mod consensus;
+pub mod crypto;
 pub mod error;
 pub mod execution;
 pub mod ingress_pool;

@@ -11,6 +11,7 @@ use keel_interface::status::HealthStatus;
 use crate::certification::Certifier;
 use crate::config::NodeConfig;
 use crate::consensus::{Base, BlockMaker, Progress};
+use crate::crypto::OneNodeCrypto;
 use crate::error::NodeError;
 use crate::execution::{to_block, Execution, Replica};
 use crate::ingress_pool::IngressPool;
@@ -45,7 +46,7 @@ impl<D: BlockDevice> Node<D> {
             }
             Some(dev) => open_device(&config, keys, Region::new(dev)?)?,
         };
-        let crypto = keys.consensus_crypto()?;
+        let crypto = OneNodeCrypto::new(keys.consensus_crypto()?);
         let tree = execution.tree();
         let state = execution.replica().certified_state();
         let base = Base { height: state.height.0, time: state.time.0, root: tree.digest() };
