@@ -9,6 +9,17 @@
 //! with a certificate cut from the certified tree ([`state_reader`], [`queries`] serve
 //! reads from the same state). [`keys`] and [`persistence`] make a restarted node the same
 //! node: same keys, same root key, same canisters.
+//!
+//! # What the kernel does
+//! * Boot: `NodeKeys::generate(seed)` with 32 bytes of entropy, then
+//!   [`Node::new`]`(NodeConfig::dev(version), keys, Some(state_device), now)`. A device that
+//!   already holds keys and state wins over the offered keys (a restart is the same node).
+//! * Per request: [`Service::handle`]; a [`Reply::Later`] ticket is polled with
+//!   [`Service::poll`] until it yields (at the latest `call_timeout` later, as 202); when
+//!   its connection closes first, [`Service::cancel`] frees it.
+//! * Always: call [`Service::tick`] again after the duration it returns (sooner is fine,
+//!   e.g. after each `handle`). An idle node asks to be woken about once per
+//!   `idle_block_interval`.
 #![forbid(unsafe_code)]
 #![cfg_attr(target_os = "none", no_std)]
 
