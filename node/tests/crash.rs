@@ -71,7 +71,15 @@ fn replies_released_before_a_crash_survive_it() {
             let mut crashing = CrashAfter::new(base.clone(), limit, mode);
             let answered = {
                 let mut h = Harness::start_with(cfg.clone(), 1, Some(&mut crashing), clock);
-                run_calls(&mut h, &calls)
+                let answered = run_calls(&mut h, &calls);
+                if h.node.halted().is_some() {
+                    // A node that cannot persist stops taking requests (503), and says so.
+                    let status = cbor_map(&h.now(&get("/api/v2/status")).body);
+                    assert_eq!(field(&status, "replica_health_status"), &Value::Text("certified_state_behind".into()));
+                    let again = h.now(&post(&format!("/api/v4/canister/{cid}/call"), calls[0].body.clone()));
+                    assert_eq!(again.status, 503);
+                }
+                answered
             };
             let crashed = crashing.crashed();
             let mut dev = crashing.into_inner();
@@ -88,6 +96,7 @@ fn replies_released_before_a_crash_survive_it() {
             if !crashed {
                 assert_eq!(answered, vec![Some(1), Some(2), Some(3)]);
             }
+            assert_eq!(crashed, answered.contains(&None), "limit {limit} {mode:?}: a crash, and only a crash, withholds replies");
             if crashed && !replied.is_empty() && replied.len() < CALLS {
                 partial += 1;
             }
