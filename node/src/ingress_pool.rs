@@ -71,9 +71,10 @@ impl IngressPool {
         !self.parked.is_empty()
     }
 
-    /// The earliest wait bound of a parked call still waiting (it must be answered then).
-    pub fn next_deadline(&self) -> Option<u64> {
-        self.parked.values().filter(|p| p.ready.is_none()).map(|p| p.deadline).min()
+    /// The earliest wait bound after `now` of a parked call still waiting (it must be
+    /// answered then). Passed bounds are the poller's business, not a reason to wake.
+    pub fn next_deadline(&self, now: u64) -> Option<u64> {
+        self.parked.values().filter(|p| p.ready.is_none() && p.deadline > now).map(|p| p.deadline).min()
     }
 
     /// Prepares the answer of every parked call whose status `state` certifies as final.
@@ -161,14 +162,15 @@ mod tests {
         let mut pool = IngressPool::default();
         let t = pool.park(RequestId([1; 32]), 50, None);
         assert!(pool.has_parked());
-        assert_eq!(pool.next_deadline(), Some(50));
+        assert_eq!(pool.next_deadline(0), Some(50));
+        assert_eq!(pool.next_deadline(50), None, "a passed bound is no reason to wake");
         assert_eq!(pool.poll(t, 49), None);
         assert_eq!(pool.poll(t, 50).map(|r| r.status), Some(202));
         assert!(!pool.has_parked());
         // Answered once: the ticket is gone.
         assert_eq!(pool.poll(t, 50).map(|r| r.status), Some(202));
         let ready = pool.park(RequestId([2; 32]), 50, Some(HttpResponse::empty(200)));
-        assert_eq!(pool.next_deadline(), None, "a ready call waits for nothing");
+        assert_eq!(pool.next_deadline(0), None, "a ready call waits for nothing");
         assert_eq!(pool.poll(ready, 0).map(|r| r.status), Some(200));
         // Uncollected answers go: cancelled at once, or a while after the deadline.
         let a = pool.park(RequestId([3; 32]), 50, None);

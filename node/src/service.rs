@@ -80,7 +80,7 @@ impl<D: BlockDevice> Service for Node<D> {
             Some(t) if self.halted.is_none() => t.as_nanos(),
             _ => now.saturating_add(self.config.idle_block_interval.as_nanos() as u64),
         };
-        let wake = self.pool.next_deadline().map_or(wake, |d| d.min(wake));
+        let wake = self.pool.next_deadline(now).map_or(wake, |d| d.min(wake));
         Duration::from_nanos(wake.saturating_sub(now))
     }
 }
