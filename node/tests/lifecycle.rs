@@ -10,7 +10,7 @@ use ic_management_canister_types::CanisterInstallMode;
 use keel_crypto::hash::sha256;
 use keel_crypto::hash_tree::LookupResult;
 use keel_hypervisor::{BlockDevice, FileBlockDevice, MemBlockDevice};
-use keel_node::Service;
+use keel_node::{Reply, Service};
 use serde_cbor::Value;
 use std::time::Duration;
 
@@ -213,6 +213,13 @@ fn v2_call_is_accepted_then_readable_by_polling() {
     h.run_for(Duration::from_millis(50));
     let cert = h.request_status(&alice, P::management_canister(), s.request_id).unwrap();
     assert!(matches!(h.outcome(&cert, &s.request_id), Outcome::Replied(_)));
+
+    // The deprecated v3 endpoint (agent-js 3.x's default) waits like v4.
+    let s = sign_call(&alice, P::management_canister(), "provisional_create_canister_with_cycles", create_arg(), P::management_canister());
+    let Reply::Later(ticket) = h.request(&post("/api/v3/canister/aaaaa-aa/call", s.body.clone())) else { panic!("not parked") };
+    let (r, _) = h.wait(ticket);
+    assert_eq!(r.status, 200, "{}", text(&r));
+    assert_eq!(field(&cbor_map(&r.body), "status"), &Value::Text("replied".into()));
 }
 
 #[test]
