@@ -27,6 +27,26 @@ enum Suite {
     All,
     /// QEMU start to kernel ready (PVH and the UEFI image), kernel boot phases, sizes.
     Boot,
+    /// A booted node under ic-agent load: boot-to-status, update/query latency, throughput.
+    Node,
+    /// Canister sandbox: per-message overhead, overhead over bare wasmi.
+    Sandbox,
+    /// Hypervisor: canister creation, fork, memory per canister, checkpoints, rounds.
+    Hypervisor,
+    /// Consensus simulator: finalized heights per simulated second.
+    Consensus,
+}
+
+/// Benchmarks that live next to the code they measure, as release example binaries:
+/// (package, example, cargo features, example arguments).
+fn example(suite: Suite) -> Option<(&'static str, &'static str, &'static [&'static str], &'static [&'static str])> {
+    match suite {
+        Suite::Node => Some(("keel-e2e", "bench_node", &[], &[])),
+        Suite::Sandbox => Some(("keel-sandbox", "bench", &[], &[])),
+        Suite::Hypervisor => Some(("keel-hypervisor", "bench", &[], &[])),
+        Suite::Consensus => Some(("keel-consensus", "sim", &["--features", "sim"], &["--nodes", "4", "--bench", "200"])),
+        Suite::All | Suite::Boot => None,
+    }
 }
 
 pub fn run(args: Args) -> Result<(), String> {
@@ -35,6 +55,13 @@ pub fn run(args: Args) -> Result<(), String> {
     std::fs::create_dir_all(&out_dir).map_err(|e| e.to_string())?;
     if matches!(args.suite, Suite::All | Suite::Boot) {
         boot(args.boots.max(1), args.uefi_boots, &out_dir)?;
+    }
+    let suites = [Suite::Sandbox, Suite::Hypervisor, Suite::Consensus, Suite::Node];
+    for suite in suites.into_iter().filter(|s| args.suite == Suite::All || args.suite == *s) {
+        if let Some((package, name, features, example_args)) = example(suite) {
+            let example_args: Vec<String> = example_args.iter().map(|a| a.to_string()).collect();
+            crate::example::run(package, name, features, &example_args)?;
+        }
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 //!
 //! * `cargo xtask run`   — builds the release kernel and boots a one-node Keel under QEMU.
 //! * `cargo xtask test`  — host tests of every crate, in-kernel tests under QEMU, end-to-end.
+//! * `cargo xtask sim`   — a large sweep of the consensus simulator.
 //! * `cargo xtask bench` — benchmarks, printed as a table and written as JSON to target/bench.
 //! * `cargo xtask image` — the flashable GPT disk image and its measurement manifest.
 //! * `cargo xtask attest verify` — checks a node's attestation report against a manifest.
@@ -11,9 +12,11 @@
 
 mod attest;
 mod bench;
+mod example;
 mod image;
 mod run;
 mod setup;
+mod sim;
 mod stats;
 mod test;
 
@@ -39,6 +42,8 @@ enum Command {
     Image(image::Args),
     /// Attestation: verify a node's report against a blessed image's manifest.
     Attest(attest::Args),
+    /// Run a large sweep of the consensus simulator (failing seeds replay exactly).
+    Sim(sim::Args),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +53,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::Image(args) => image::run(args),
         Command::Attest(args) => attest::run(args),
+        Command::Sim(args) => sim::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
