@@ -128,7 +128,9 @@ mod tests {
         assert_eq!(parse(&bad_ip).map_err(|e| e.to_string()), Err("network.address: \"10.0.0.300\" is not an IP address".into()));
         let no_prefix = EXAMPLE.replace("10.0.0.1/24", "10.0.0.1");
         assert!(parse(&no_prefix).is_err_and(|e| e.to_string().contains("lacks a prefix length")));
-        let bad_principal = EXAMPLE.replace("data_center = \"zh1\"", "data_center = \"Zürich\"");
-        assert!(parse(&bad_principal).is_err_and(|e| e.to_string().starts_with("node.data_center")));
+        let bad_data_center = EXAMPLE.replace("data_center = \"zh1\"", "data_center = \"Zürich\"");
+        assert!(parse(&bad_data_center).is_err_and(|e| e.to_string().starts_with("node.data_center")));
+        let bad_principal = EXAMPLE.replace("rrkah-fqaaa-aaaaa-aaaaq-cai", "rrkah-fqaaa-aaaaa-aaaaq-cab");
+        assert!(parse(&bad_principal).is_err_and(|e| e.to_string().starts_with("node.operator: \"rrkah")));
     }
 }
