@@ -115,7 +115,11 @@ impl Connection {
 
     fn step(&mut self, socket: &mut tcp::Socket<'_>, service: &mut impl Service, now: Instant, port: u16, timeouts: &Timeouts) {
         if !socket.is_open() {
-            // The peer went away (or we closed): listen for the next client.
+            // The peer went away (or we closed): listen for the next client, and tell the
+            // node nobody will collect a parked answer.
+            if let Some((ticket, _)) = self.waiting.take() {
+                service.cancel(ticket);
+            }
             self.connected = false;
             let _ = socket.listen(port);
             return;
