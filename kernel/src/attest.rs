@@ -117,7 +117,11 @@ fn quote(qualifying: &[u8; 32]) -> Result<TpmEvidence, TpmError> {
     // without a TPM it reads as all-ones or zero, which `probe` refuses; nothing else in
     // the kernel touches this page.
     let crb = unsafe { Crb::probe(CRB_BASE, expired) }.map_err(TpmError::Transport)?;
-    let q = Tpm::new(crb).quote_pcr(KEEL_PCR, qualifying)?;
+    let mut tpm = Tpm::new(crb);
+    let q = tpm.quote_pcr(KEEL_PCR, qualifying)?;
+    if let Ok(pcr4) = tpm.read_pcr(4) {
+        log::info!("attestation: PCR 4 (the firmware's measurements of the boot path) {}", keel_image::hex::encode(&pcr4));
+    }
     if q.quoted.is_empty() {
         return Err(TpmError::Transport(CrbError::Size { len: 0, max: 0 }));
     }

@@ -55,7 +55,10 @@ pub fn discover() -> Devices {
         match found.kind {
             DeviceType::Network => match NetDevice::new(found.transport) {
                 Ok(mut device) => {
-                    let irq = IrqLine::route_pci(found.pci.interrupt_line).ok();
+                    // Without a routable line the network task falls back to polling.
+                    let irq = IrqLine::route_pci(found.pci.interrupt_line)
+                        .map_err(|e| log::warn!("virtio-net at {at}: {e}; polling instead"))
+                        .ok();
                     if irq.is_some() {
                         device.enable_interrupts();
                     }

@@ -86,7 +86,7 @@ fn start_replica(mut entropy: Entropy, disk: Option<Disk>) -> Node<StateDisk> {
     let keys = NodeKeys::generate(seed).unwrap_or_else(|e| panic!("cannot derive node keys: {e:?}"));
     let storage = disk.map(StateDisk::new);
     match &storage {
-        Some(disk) => log::info!("state disk: {} MiB", disk.block_count() * 4096 >> 20),
+        Some(disk) => log::info!("state disk: {} MiB", (disk.block_count() * 4096) >> 20),
         None => log::warn!("no state disk: state lives in memory and is lost at shutdown"),
     }
     let config = NodeConfig::dev(VERSION);

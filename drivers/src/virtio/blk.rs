@@ -46,7 +46,7 @@ impl Disk {
     }
 
     fn check(&self, sector: u64, len: usize) -> Result<(), DiskError> {
-        if len % SECTOR != 0 {
+        if !len.is_multiple_of(SECTOR) {
             return Err(DiskError::Unaligned);
         }
         let end = sector.checked_add((len / SECTOR) as u64).ok_or(DiskError::OutOfRange)?;

@@ -23,8 +23,15 @@ pub struct IrqLine {
     gsi: u8,
 }
 
+/// The I/O APIC has no input with this number.
 #[derive(Debug)]
 pub struct NoSuchLine(pub u8);
+
+impl core::fmt::Display for NoSuchLine {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "no I/O APIC input {}", self.0)
+    }
+}
 
 impl IrqLine {
     /// Routes `gsi` to its own vector on this CPU. PCI INTx lines are level-triggered; QEMU's

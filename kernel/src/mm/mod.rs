@@ -76,7 +76,8 @@ pub fn map_mmio(phys: u64, len: u64) -> Result<(), paging::PagingError> {
     })
 }
 
-/// Whether the kernel's page tables map `addr`.
+/// Whether the kernel's page tables map `addr` (for tests of the mappings).
+#[cfg(feature = "ktest")]
 pub fn is_mapped(addr: u64) -> bool {
     without_interrupts(|| PAGE_TABLE.lock().as_ref().is_some_and(|t| t.is_mapped(addr)))
 }

@@ -160,6 +160,7 @@ impl KernelPageTable {
     }
 
     /// Whether `addr` is mapped.
+    #[cfg(feature = "ktest")]
     pub fn is_mapped(&self, addr: u64) -> bool {
         self.mapper.translate_addr(VirtAddr::new(addr)).is_some()
     }

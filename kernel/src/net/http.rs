@@ -187,11 +187,12 @@ impl Connection {
     }
 
     fn transmit(&mut self, socket: &mut tcp::Socket<'_>, now: Instant) {
-        if !self.out.is_empty() && socket.can_send() {
-            if let Ok(sent) = socket.send_slice(&self.out) {
-                self.out.drain(..sent);
-                self.last_activity = now;
-            }
+        if !self.out.is_empty()
+            && socket.can_send()
+            && let Ok(sent) = socket.send_slice(&self.out)
+        {
+            self.out.drain(..sent);
+            self.last_activity = now;
         }
         if self.out.is_empty() && self.close_after_write {
             socket.close();

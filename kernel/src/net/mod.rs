@@ -31,11 +31,11 @@ impl Ipv4Config {
     /// Reads `ip=a.b.c.d/n` and `gw=a.b.c.d` from the command line, defaulting to QEMU's.
     pub fn from_cmdline(cmdline: crate::boot::Cmdline<'_>) -> Self {
         let mut config = Self::QEMU_USER;
-        if let Some((addr, prefix)) = cmdline.get("ip").and_then(|v| v.split_once('/')) {
-            if let (Ok(addr), Ok(prefix)) = (addr.parse(), prefix.parse()) {
-                config.address = addr;
-                config.prefix = prefix;
-            }
+        if let Some((addr, prefix)) = cmdline.get("ip").and_then(|v| v.split_once('/'))
+            && let (Ok(addr), Ok(prefix)) = (addr.parse(), prefix.parse())
+        {
+            config.address = addr;
+            config.prefix = prefix;
         }
         if let Some(gw) = cmdline.get("gw").and_then(|v| v.parse().ok()) {
             config.gateway = gw;
