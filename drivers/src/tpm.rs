@@ -1,9 +1,9 @@
 //! TPM 2.0: the Command Response Buffer (CRB) interface ([`crb`]) and the few commands a node
 //! needs to attest its boot ([`commands`]): read a PCR, create an attestation key, quote.
 //!
-//! [`Tpm::quote_pcr`] is the whole attestation flow: it creates a restricted ECC P-256
+//! [`Tpm::quote_pcrs`] is the whole attestation flow: it creates a restricted ECC P-256
 //! signing key under the endorsement hierarchy (a primary key, so the same TPM derives the
-//! same key on every boot without storing anything), reads the PCR, quotes it with the
+//! same key on every boot without storing anything), reads the PCRs, quotes them with the
 //! caller's qualifying data, and flushes the key.
 
 pub mod commands;
@@ -65,12 +65,12 @@ impl<T: Transport> Tpm<T> {
         commands::parse_pcr_read(&response).map_err(TpmError::Command)
     }
 
-    /// Quotes `pcr` (SHA-256 bank) with `qualifying_data`, signed by the TPM's ECC P-256
-    /// endorsement-hierarchy attestation key.
-    pub fn quote_pcr(&mut self, pcr: u32, qualifying_data: &[u8; 32]) -> Result<TpmQuote, TpmError> {
+    /// Quotes `pcrs` (SHA-256 bank, given in ascending order) with `qualifying_data`, signed
+    /// by the TPM's ECC P-256 endorsement-hierarchy attestation key.
+    pub fn quote_pcrs(&mut self, pcrs: &[u32], qualifying_data: &[u8; 32]) -> Result<TpmQuote, TpmError> {
         let response = self.run(&commands::create_primary_attestation_key())?;
         let key = commands::parse_create_primary(&response).map_err(TpmError::Command)?;
-        let result = self.quote_with(key.handle, key.public, pcr, qualifying_data);
+        let result = self.quote_with(key.handle, key.public, pcrs, qualifying_data);
         // Transient objects fill the TPM's few slots: free the key whatever happened.
         let flushed = self.run(&commands::flush_context(key.handle)).and_then(|r| commands::check(&r).map_err(TpmError::Command));
         let quote = result?;
@@ -78,11 +78,11 @@ impl<T: Transport> Tpm<T> {
         Ok(quote)
     }
 
-    fn quote_with(&mut self, key: u32, ak_public: [u8; 65], pcr: u32, qualifying_data: &[u8; 32]) -> Result<TpmQuote, TpmError> {
-        let pcr_value = self.read_pcr(pcr)?;
-        let response = self.run(&commands::quote(key, qualifying_data, pcr))?;
+    fn quote_with(&mut self, key: u32, ak_public: [u8; 65], pcrs: &[u32], qualifying_data: &[u8; 32]) -> Result<TpmQuote, TpmError> {
+        let pcr_values = pcrs.iter().map(|&pcr| self.read_pcr(pcr)).collect::<Result<Vec<_>, _>>()?;
+        let response = self.run(&commands::quote(key, qualifying_data, pcrs))?;
         let (quoted, signature) = commands::parse_quote(&response).map_err(TpmError::Command)?;
-        Ok(TpmQuote { ak_public, pcr_value, quoted, signature })
+        Ok(TpmQuote { ak_public, pcr_values, quoted, signature })
     }
 }
 
@@ -137,17 +137,17 @@ mod tests {
     #[test]
     fn quote_creates_reads_quotes_and_flushes_retrying_busy_answers() {
         let mut tpm = Tpm::new(Script { sent: Vec::new(), retries_left: 2, quote_fails: false });
-        let q = tpm.quote_pcr(9, &[0; 32]).expect("quote");
-        assert_eq!(q.pcr_value, [0xaa; 32]);
+        let q = tpm.quote_pcrs(&[4, 9], &[0; 32]).expect("quote");
+        assert_eq!(q.pcr_values, [[0xaa; 32], [0xaa; 32]]);
         assert_eq!(q.quoted, [0x42]);
         assert_eq!((q.ak_public[32], q.ak_public[64], q.signature[31], q.signature[63]), (7, 8, 1, 2));
-        assert_eq!(tpm.transport.sent, [0x131, 0x131, 0x131, 0x17e, 0x158, 0x165]);
+        assert_eq!(tpm.transport.sent, [0x131, 0x131, 0x131, 0x17e, 0x17e, 0x158, 0x165]);
     }
 
     #[test]
     fn a_failed_quote_still_flushes_the_key() {
         let mut tpm = Tpm::new(Script { sent: Vec::new(), retries_left: 0, quote_fails: true });
-        assert!(matches!(tpm.quote_pcr(9, &[0; 32]), Err(TpmError::Command(CommandError::Tpm(0x84)))));
+        assert!(matches!(tpm.quote_pcrs(&[9], &[0; 32]), Err(TpmError::Command(CommandError::Tpm(0x84)))));
         assert_eq!(tpm.transport.sent.last(), Some(&0x165));
     }
 }

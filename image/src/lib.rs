@@ -23,6 +23,7 @@ pub mod elf;
 pub mod hex;
 pub mod manifest;
 pub mod paths;
+pub mod pe;
 pub mod pcr;
 
 pub use manifest::Manifest;

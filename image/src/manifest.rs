@@ -2,7 +2,7 @@
 //! the PCR value a correct boot of it yields. The NNS registry stores one per blessed image
 //! version; `cargo xtask image` writes it as JSON next to the image.
 
-use crate::pcr::{Digest256, KEEL_PCR, expected_keel_pcr, sha256};
+use crate::pcr::{Digest256, KEEL_PCR, LOADER_PCR, expected_keel_pcr, expected_loader_pcr, sha256};
 
 pub const MANIFEST_VERSION: u32 = 1;
 
@@ -14,6 +14,9 @@ pub struct Manifest {
     pub config_sha256: Digest256,
     /// The SHA-256 bank value of [`KEEL_PCR`] after the loader's measurements.
     pub keel_pcr: Digest256,
+    /// The SHA-256 bank value of [`LOADER_PCR`] after the firmware started this loader
+    /// (`None` if the loader is not a PE image, as in tests with stand-in bytes).
+    pub loader_pcr: Option<Digest256>,
 }
 
 impl Manifest {
@@ -25,6 +28,16 @@ impl Manifest {
             kernel_sha256,
             config_sha256,
             keel_pcr: expected_keel_pcr(&kernel_sha256, &config_sha256),
+            loader_pcr: crate::pe::authenticode_sha256(loader).ok().map(|h| expected_loader_pcr(&h)),
+        }
+    }
+
+    /// The expected value of `pcr`, if the manifest predicts it.
+    pub fn expected_pcr(&self, pcr: u32) -> Option<Digest256> {
+        match pcr {
+            KEEL_PCR => Some(self.keel_pcr),
+            LOADER_PCR => self.loader_pcr,
+            _ => None,
         }
     }
 
@@ -42,6 +55,11 @@ mod json {
     impl Manifest {
         /// The manifest as JSON; `extra` (sizes, paths) is added under `"image"`.
         pub fn to_json(&self, extra: Value) -> String {
+            let mut pcrs = serde_json::Map::new();
+            if let Some(loader) = &self.loader_pcr {
+                pcrs.insert(super::LOADER_PCR.to_string(), Value::String(hex::encode(loader)));
+            }
+            pcrs.insert(super::KEEL_PCR.to_string(), Value::String(hex::encode(&self.keel_pcr)));
             let value = json!({
                 "version": MANIFEST_VERSION,
                 "sha256": {
@@ -49,7 +67,7 @@ mod json {
                     "kernel": hex::encode(&self.kernel_sha256),
                     "config": hex::encode(&self.config_sha256),
                 },
-                "pcrs": { "sha256": { self.keel_pcr_index().to_string(): hex::encode(&self.keel_pcr) } },
+                "pcrs": { "sha256": pcrs },
                 "image": extra,
             });
             serde_json::to_string_pretty(&value).unwrap_or_default()
@@ -71,6 +89,10 @@ mod json {
                 kernel_sha256: digest(&v["sha256"]["kernel"], "sha256.kernel")?,
                 config_sha256: digest(&v["sha256"]["config"], "sha256.config")?,
                 keel_pcr: digest(&v["pcrs"]["sha256"][&pcr_key], "pcrs.sha256.9")?,
+                loader_pcr: match &v["pcrs"]["sha256"][&super::LOADER_PCR.to_string()] {
+                    Value::Null => None,
+                    value => Some(digest(value, "pcrs.sha256.4")?),
+                },
             })
         }
     }

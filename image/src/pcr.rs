@@ -15,6 +15,10 @@ pub type Digest256 = [u8; 32];
 
 /// The PCR the loader extends (PCR 9: "OS loader" measurements of the boot chain's data).
 pub const KEEL_PCR: u32 = 9;
+/// The PCR the firmware extends with the boot path, the loader's PE image hash last.
+pub const LOADER_PCR: u32 = 4;
+/// The PCRs a node's TPM quote covers, in the order their values are digested.
+pub const QUOTED_PCRS: [u32; 2] = [LOADER_PCR, KEEL_PCR];
 
 /// The TCG event type of the loader's measurements (`EV_IPL`: data measured by an IPL).
 pub const EVENT_TYPE_IPL: u32 = 0x0000_000D;
@@ -39,6 +43,17 @@ pub fn extend(pcr: &Digest256, measurement: &Digest256) -> Digest256 {
 /// The value of [`KEEL_PCR`] after the loader measured this kernel and this configuration.
 pub fn expected_keel_pcr(kernel_sha256: &Digest256, config_sha256: &Digest256) -> Digest256 {
     [kernel_sha256, config_sha256].into_iter().fold([0; 32], |pcr, m| extend(&pcr, m))
+}
+
+/// The value of [`LOADER_PCR`] after UEFI firmware (EDK II / OVMF, booting the disk's first
+/// boot option) started the loader whose Authenticode SHA-256 is `loader_authenticode`: at
+/// ReadyToBoot it measures the `EV_EFI_ACTION` "Calling EFI Application from Boot Option" and
+/// the `EV_SEPARATOR` (four zero bytes), then the application image
+/// (`EV_EFI_BOOT_SERVICES_APPLICATION`). Checked against swtpm under QEMU's OVMF.
+pub fn expected_loader_pcr(loader_authenticode: &Digest256) -> Digest256 {
+    let action = sha256(b"Calling EFI Application from Boot Option");
+    let separator = sha256(&[0; 4]);
+    [&action, &separator, loader_authenticode].into_iter().fold([0; 32], |pcr, m| extend(&pcr, m))
 }
 
 /// The `pcrDigest` of a TPM2 quote: SHA-256 over the selected PCR values, in selection order.

@@ -1,7 +1,8 @@
 //! Acceptance test of the UEFI path: the real disk image booted by OVMF under QEMU.
 //!
 //! 1. A correct image with a TPM (swtpm) boots to the ready line, and its attestation report
-//!    verifies against the image's manifest, TPM quote included.
+//!    verifies against the image's manifest, TPM quote of PCR 4 (loader, measured by OVMF)
+//!    and PCR 9 (kernel and config, measured by the loader) included.
 //! 2. The same image with one byte of the kernel changed also boots, but its report fails
 //!    verification, and the TPM's PCR shows the changed kernel.
 //! 3. A corrupt and a missing node configuration stop the boot with a clear message.
@@ -114,6 +115,7 @@ fn uefi_image_boots_attests_and_refuses_bad_configs() {
 
     // 1. The blessed image.
     let (good, manifest) = f.image("good", &f.kernel, Some(f.config.clone()));
+    assert!(manifest.loader_pcr.is_some(), "the manifest predicts the firmware's PCR 4");
     let report = f.report("good", &good);
     let verified = verify(&report, &manifest, strict).unwrap_or_else(|e| panic!("the blessed image's report must verify: {e}"));
     assert!(verified.ak_public.is_some(), "the report must carry a TPM quote");
@@ -127,8 +129,10 @@ fn uefi_image_boots_attests_and_refuses_bad_configs() {
         other => panic!("a changed kernel must fail verification, got {other:?}"),
     }
     let tpm = Report::decode(&report).expect("report").tpm.expect("TPM evidence");
-    assert_eq!(tpm.pcr_value, expected_keel_pcr(&sha256(&evil_kernel), &sha256(&f.config)));
-    assert_ne!(tpm.pcr_value, manifest.keel_pcr);
+    let pcr = |index: u8| tpm.pcrs.iter().find(|(i, _)| *i == index).map(|(_, v)| *v).expect("quoted PCR");
+    assert_eq!(pcr(9), expected_keel_pcr(&sha256(&evil_kernel), &sha256(&f.config)));
+    assert_ne!(pcr(9), manifest.keel_pcr);
+    assert_eq!(Some(pcr(4)), manifest.loader_pcr, "same loader, same PCR 4");
 
     // 3. A corrupt and a missing configuration.
     let mut corrupt = f.config.clone();

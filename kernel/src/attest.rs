@@ -18,7 +18,7 @@ use keel_crypto::ed25519::SigningKey;
 use keel_drivers::tpm::{CRB_BASE, Crb, CrbError, Tpm, TpmError};
 use keel_image::attestation::{Report, TpmEvidence, qualifying_data};
 use keel_image::config::{NodeConfig, codec};
-use keel_image::pcr::KEEL_PCR;
+use keel_image::pcr::{KEEL_PCR, QUOTED_PCRS};
 
 /// The report, once made: what the HTTP endpoint serves.
 static REPORT: spin::Once<Vec<u8>> = spin::Once::new();
@@ -108,7 +108,7 @@ fn node_config(measured: &LoaderMeasurements) -> NodeConfig {
     codec::decode(bytes).unwrap_or_else(|e| refuse(&alloc::format!("node configuration is unusable: {e}")))
 }
 
-/// Quotes the Keel PCR with the TPM at the standard CRB address.
+/// Quotes the loader and Keel PCRs with the TPM at the standard CRB address.
 fn quote(qualifying: &[u8; 32]) -> Result<TpmEvidence, TpmError> {
     // swtpm answers in milliseconds; a hardware TPM creating a primary key may take seconds.
     let deadline = crate::time::since_boot() + crate::time::Duration::from_secs(30);
@@ -117,21 +117,12 @@ fn quote(qualifying: &[u8; 32]) -> Result<TpmEvidence, TpmError> {
     // without a TPM it reads as all-ones or zero, which `probe` refuses; nothing else in
     // the kernel touches this page.
     let crb = unsafe { Crb::probe(CRB_BASE, expired) }.map_err(TpmError::Transport)?;
-    let mut tpm = Tpm::new(crb);
-    let q = tpm.quote_pcr(KEEL_PCR, qualifying)?;
-    if let Ok(pcr4) = tpm.read_pcr(4) {
-        log::info!("attestation: PCR 4 (the firmware's measurements of the boot path) {}", keel_image::hex::encode(&pcr4));
-    }
+    let q = Tpm::new(crb).quote_pcrs(&QUOTED_PCRS, qualifying)?;
     if q.quoted.is_empty() {
         return Err(TpmError::Transport(CrbError::Size { len: 0, max: 0 }));
     }
-    Ok(TpmEvidence {
-        ak_public: q.ak_public,
-        pcr_index: KEEL_PCR as u8,
-        pcr_value: q.pcr_value,
-        quoted: q.quoted,
-        signature: q.signature,
-    })
+    let pcrs = QUOTED_PCRS.iter().zip(q.pcr_values).map(|(&i, v)| (i as u8, v)).collect();
+    Ok(TpmEvidence { ak_public: q.ak_public, pcrs, quoted: q.quoted, signature: q.signature })
 }
 
 /// Prints why the node will not run and stops with failure.

@@ -53,7 +53,11 @@ pub fn run(args: Args) -> Result<(), String> {
     println!("VERIFIED: the node booted the manifest's kernel and configuration");
     println!("  node public key (Ed25519)  {}", hex::encode(&verified.node_public_key));
     match verified.ak_public {
-        Some(ak) => println!("  TPM attestation key (P-256) {}\n  PCR {} quoted at the manifest's value", hex::encode(&ak), manifest.keel_pcr_index()),
+        Some(ak) => println!(
+            "  TPM attestation key (P-256) {}\n  PCRs {:?} quoted at the manifest's values",
+            hex::encode(&ak),
+            keel_image::pcr::QUOTED_PCRS
+        ),
         None => println!("  no TPM quote (allowed by --allow-no-tpm)"),
     }
     Ok(())

@@ -76,6 +76,9 @@ pub fn print_manifest(m: &Manifest) {
     println!("  loader   {}", hex::encode(&m.loader_sha256));
     println!("  kernel   {}", hex::encode(&m.kernel_sha256));
     println!("  config   {}", hex::encode(&m.config_sha256));
+    if let Some(loader_pcr) = &m.loader_pcr {
+        println!("  PCR 4    {}  (the firmware's measurement of the loader's PE image)", hex::encode(loader_pcr));
+    }
     println!("  PCR {}    {}  (after the loader extends kernel, then config)", m.keel_pcr_index(), hex::encode(&m.keel_pcr));
 }
 

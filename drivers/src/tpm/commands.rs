@@ -25,8 +25,8 @@ const AK_ATTRIBUTES: u32 = (1 << 1) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 16)
 pub struct TpmQuote {
     /// The attestation key, SEC1 uncompressed (`04 ‖ x ‖ y`).
     pub ak_public: [u8; 65],
-    /// The PCR's value as read just before quoting.
-    pub pcr_value: [u8; 32],
+    /// The quoted PCRs' values as read just before quoting, in the caller's order.
+    pub pcr_values: Vec<[u8; 32]>,
     /// The signed `TPMS_ATTEST`.
     pub quoted: Vec<u8>,
     /// ECDSA P-256 `r ‖ s` over SHA-256(`quoted`).
@@ -89,11 +89,13 @@ impl Command {
     fn password_auth(&mut self) -> &mut Self {
         self.u32(9).u32(RS_PW).u16(0).u8(0).u16(0)
     }
-    /// `TPML_PCR_SELECTION` of one PCR in the SHA-256 bank.
-    fn pcr_selection(&mut self, pcr: u32) -> &mut Self {
+    /// `TPML_PCR_SELECTION` of PCRs (0..24) in the SHA-256 bank.
+    fn pcr_selection(&mut self, pcrs: &[u32]) -> &mut Self {
         let mut bitmap = [0u8; 3];
-        if let Some(byte) = bitmap.get_mut((pcr / 8) as usize) {
-            *byte = 1 << (pcr % 8);
+        for &pcr in pcrs {
+            if let Some(byte) = bitmap.get_mut((pcr / 8) as usize) {
+                *byte |= 1 << (pcr % 8);
+            }
         }
         self.u32(1).u16(ALG_SHA256).u8(3);
         self.0.extend_from_slice(&bitmap);
@@ -109,7 +111,7 @@ impl Command {
 /// `TPM2_PCR_Read` of one SHA-256 PCR.
 pub fn pcr_read(pcr: u32) -> Vec<u8> {
     let mut c = Command::new(ST_NO_SESSIONS, CC_PCR_READ);
-    c.pcr_selection(pcr);
+    c.pcr_selection(&[pcr]);
     c.finish()
 }
 
@@ -130,11 +132,11 @@ pub fn create_primary_attestation_key() -> Vec<u8> {
     c.finish()
 }
 
-/// `TPM2_Quote` of one SHA-256 PCR with the key's own scheme.
-pub fn quote(key: u32, qualifying_data: &[u8; 32], pcr: u32) -> Vec<u8> {
+/// `TPM2_Quote` of SHA-256 PCRs with the key's own scheme.
+pub fn quote(key: u32, qualifying_data: &[u8; 32], pcrs: &[u32]) -> Vec<u8> {
     let mut c = Command::new(ST_SESSIONS, CC_QUOTE);
     c.u32(key).password_auth();
-    c.sized(qualifying_data).u16(ALG_NULL).pcr_selection(pcr);
+    c.sized(qualifying_data).u16(ALG_NULL).pcr_selection(pcrs);
     c.finish()
 }
 
@@ -290,7 +292,8 @@ mod tests {
         assert_eq!(u32::from_be_bytes([cp[2], cp[3], cp[4], cp[5]]) as usize, cp.len());
         assert_eq!(&cp[6..14], &[0, 0, 0x01, 0x31, 0x40, 0, 0, 0x0b]);
         assert_eq!(flush_context(0x8000_0000), [0x80, 0x01, 0, 0, 0, 14, 0, 0, 0x01, 0x65, 0x80, 0, 0, 0]);
-        let q = quote(0x8000_0000, &[7; 32], 9);
+        let q = quote(0x8000_0000, &[7; 32], &[4, 9]);
+        assert_eq!(&q[q.len() - 3..], &[0x10, 0x02, 0]);
         assert_eq!(u32::from_be_bytes([q[2], q[3], q[4], q[5]]) as usize, q.len());
     }
 

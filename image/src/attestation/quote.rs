@@ -70,18 +70,26 @@ impl Quote {
         Ok(Self { extra_data, selection, pcr_digest })
     }
 
-    /// Whether exactly one PCR of the SHA-256 bank, `pcr`, was quoted.
-    pub fn selects_only(&self, pcr: u32) -> bool {
+    /// Whether exactly `pcrs` of the SHA-256 bank were quoted (one bank, no other PCR).
+    pub fn selects_exactly(&self, pcrs: &[u32]) -> bool {
         let [(alg, bitmap)] = self.selection.as_slice() else { return false };
-        let byte = (pcr / 8) as usize;
-        *alg == ALG_SHA256
-            && bitmap.iter().enumerate().all(|(i, &b)| b == if i == byte { 1 << (pcr % 8) } else { 0 })
-            && bitmap.len() > byte
+        *alg == ALG_SHA256 && bitmap.as_slice() == selection_bitmap(pcrs)
     }
 }
 
+/// The 3-byte `pcrSelect` bitmap of PCRs 0..24.
+pub fn selection_bitmap(pcrs: &[u32]) -> [u8; 3] {
+    let mut bitmap = [0u8; 3];
+    for &pcr in pcrs {
+        if let Some(byte) = bitmap.get_mut((pcr / 8) as usize) {
+            *byte |= 1 << (pcr % 8);
+        }
+    }
+    bitmap
+}
+
 /// Builds a quote structure (tests, and the host-side simulation of a TPM).
-pub fn build(extra_data: &[u8], pcr: u32, pcr_digest: &Digest256) -> Vec<u8> {
+pub fn build(extra_data: &[u8], pcrs: &[u32], pcr_digest: &Digest256) -> Vec<u8> {
     let mut out = Vec::new();
     out.extend_from_slice(&TPM_GENERATED.to_be_bytes());
     out.extend_from_slice(&ST_ATTEST_QUOTE.to_be_bytes());
@@ -92,10 +100,8 @@ pub fn build(extra_data: &[u8], pcr: u32, pcr_digest: &Digest256) -> Vec<u8> {
     out.extend_from_slice(&[0; 8]); // firmwareVersion
     out.extend_from_slice(&1u32.to_be_bytes());
     out.extend_from_slice(&ALG_SHA256.to_be_bytes());
-    let mut bitmap = [0u8; 3];
-    bitmap[(pcr / 8) as usize % 3] = 1 << (pcr % 8);
     out.push(3);
-    out.extend_from_slice(&bitmap);
+    out.extend_from_slice(&selection_bitmap(pcrs));
     out.extend_from_slice(&32u16.to_be_bytes());
     out.extend_from_slice(pcr_digest);
     out
@@ -133,22 +139,24 @@ mod tests {
 
     #[test]
     fn parses_what_it_builds_and_checks_the_selection() {
-        let q = Quote::parse(&build(b"nonce", 9, &[7; 32])).expect("quote");
+        let q = Quote::parse(&build(b"nonce", &[4, 9], &[7; 32])).expect("quote");
         assert_eq!(q.extra_data, b"nonce");
         assert_eq!(q.pcr_digest, [7; 32]);
-        assert!(q.selects_only(9));
-        assert!(!q.selects_only(8));
+        assert_eq!(selection_bitmap(&[4, 9]), [0x10, 0x02, 0]);
+        assert!(q.selects_exactly(&[4, 9]));
+        assert!(!q.selects_exactly(&[9]));
+        assert!(!q.selects_exactly(&[4, 9, 10]));
     }
 
     #[test]
     fn refuses_other_structures() {
-        let mut b = build(b"", 9, &[0; 32]);
+        let mut b = build(b"", &[9], &[0; 32]);
         b[0] = 0;
         assert_eq!(Quote::parse(&b), Err(QuoteError::NotTpmGenerated));
-        let mut b = build(b"", 9, &[0; 32]);
+        let mut b = build(b"", &[9], &[0; 32]);
         b[5] = 0x17; // TPM_ST_ATTEST_CERTIFY
         assert_eq!(Quote::parse(&b), Err(QuoteError::NotAQuote(0x8017)));
-        let b = build(b"", 9, &[0; 32]);
+        let b = build(b"", &[9], &[0; 32]);
         assert_eq!(Quote::parse(&b[..b.len() - 1]), Err(QuoteError::Truncated));
     }
 }

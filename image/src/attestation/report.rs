@@ -13,8 +13,7 @@
 //! node public key  Ed25519                        32
 //! tpm              u8: 0 absent, 1 present        1
 //!   ak public      SEC1 uncompressed P-256        65
-//!   pcr index      u8                             1
-//!   pcr value      SHA-256 bank, as PCR_Read saw  32
+//!   pcr count      u8, then per PCR: u8 index, 32-byte SHA-256 bank value as PCR_Read saw it
 //!   quoted         u16 length, TPMS_ATTEST bytes
 //!   quote sig      ECDSA r ‖ s                    64
 //! signature        Ed25519 over domain-separated "keel-attestation" ‖ all bytes above   64
@@ -28,14 +27,14 @@ pub const REPORT_VERSION: u16 = 1;
 /// The IC-style domain separator of the node's signature over a report.
 pub const SIGNATURE_DOMAIN: &str = "keel-attestation";
 
-/// TPM evidence: a quote by an attestation key (AK) over the Keel PCR.
+/// TPM evidence: a quote by an attestation key (AK) over the loader and Keel PCRs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TpmEvidence {
     /// The AK's public point, SEC1 uncompressed (`04 ‖ x ‖ y`).
     pub ak_public: [u8; 65],
-    pub pcr_index: u8,
-    /// The PCR's SHA-256 bank value the kernel read before quoting.
-    pub pcr_value: Digest256,
+    /// The quoted PCRs (index, SHA-256 bank value the kernel read before quoting), in the
+    /// order the quote digests them.
+    pub pcrs: Vec<(u8, Digest256)>,
     /// The `TPMS_ATTEST` structure the TPM signed.
     pub quoted: Vec<u8>,
     /// The AK's ECDSA signature over SHA-256(`quoted`), `r ‖ s`.
@@ -97,8 +96,11 @@ impl Report {
             Some(t) => {
                 out.push(1);
                 out.extend_from_slice(&t.ak_public);
-                out.push(t.pcr_index);
-                out.extend_from_slice(&t.pcr_value);
+                out.push(t.pcrs.len().min(usize::from(u8::MAX)) as u8);
+                for (index, value) in t.pcrs.iter().take(usize::from(u8::MAX)) {
+                    out.push(*index);
+                    out.extend_from_slice(value);
+                }
                 out.extend_from_slice(&(t.quoted.len().min(usize::from(u16::MAX)) as u16).to_le_bytes());
                 out.extend_from_slice(&t.quoted[..t.quoted.len().min(usize::from(u16::MAX))]);
                 out.extend_from_slice(&t.signature);
@@ -140,12 +142,12 @@ impl Report {
             0 => None,
             1 => {
                 let ak_public = r.array()?;
-                let pcr_index = r.array::<1>()?[0];
-                let pcr_value = r.array()?;
+                let count = r.array::<1>()?[0];
+                let pcrs = (0..count).map(|_| Ok((r.array::<1>()?[0], r.array()?))).collect::<Result<Vec<_>, ReportError>>()?;
                 let len = usize::from(u16::from_le_bytes(r.array()?));
                 let quoted = r.take(len)?.to_vec();
                 let signature = r.array()?;
-                Some(TpmEvidence { ak_public, pcr_index, pcr_value, quoted, signature })
+                Some(TpmEvidence { ak_public, pcrs, quoted, signature })
             }
             other => return Err(ReportError::BadTpmFlag(other)),
         };

@@ -2,16 +2,17 @@
 //!
 //! What a passing report proves: the holder of `node_public_key` signed it (so it cannot be
 //! re-labelled with another key), its loader measured the manifest's kernel and
-//! configuration, and — with TPM evidence — a TPM attestation key quoted the Keel PCR at
-//! exactly the value those two measurements yield, with the node key's hash as qualifying
-//! data. What it does not prove yet: that the attestation key belongs to a genuine TPM (that
-//! needs the TPM's endorsement certificate, checked by the registry when it onboards the
-//! machine), or which loader ran (PCR 4, measured by the firmware).
+//! configuration, and — with TPM evidence — a TPM attestation key quoted PCR 4 (the
+//! firmware's measurement of the loader) and PCR 9 (the loader's of kernel and config) at
+//! exactly the values the manifest predicts, with the node key's hash as qualifying data.
+//! What it does not prove yet: that the attestation key belongs to a genuine TPM (that needs
+//! the TPM's endorsement certificate, checked by the registry when it onboards the machine).
 
 use super::quote::{Quote, QuoteError};
 use super::report::{Report, ReportError, qualifying_data};
 use crate::manifest::Manifest;
-use crate::pcr::{Digest256, KEEL_PCR, quote_digest};
+use crate::pcr::{Digest256, QUOTED_PCRS, quote_digest};
+use alloc::vec::Vec;
 
 /// `keel_abi::boot::BootSource::Uefi`, the only boot with loader measurements (the registry
 /// canister links this crate, not the kernel ABI).
@@ -45,8 +46,10 @@ pub enum VerifyError {
     QuoteSignature,
     /// The quote was made for another key (or replayed).
     QualifyingData,
-    /// The quote covers other PCRs than the Keel PCR alone.
+    /// The quote covers other PCRs than exactly the loader and Keel PCRs.
     PcrSelection,
+    /// The manifest predicts no value for this quoted PCR.
+    PcrNotInManifest(u8),
     /// The reported PCR value is not what the quote signed.
     PcrDigest,
     KernelMismatch { expected: Digest256, found: Digest256 },
@@ -65,7 +68,8 @@ impl core::fmt::Display for VerifyError {
             Self::QuoteMalformed(e) => write!(f, "TPM quote: {e}"),
             Self::QuoteSignature => write!(f, "TPM quote signature does not verify with the reported attestation key"),
             Self::QualifyingData => write!(f, "TPM quote's qualifying data is not the hash of the node key"),
-            Self::PcrSelection => write!(f, "TPM quote does not cover exactly PCR {KEEL_PCR} of the SHA-256 bank"),
+            Self::PcrSelection => write!(f, "TPM quote does not cover exactly PCRs {QUOTED_PCRS:?} of the SHA-256 bank"),
+            Self::PcrNotInManifest(pcr) => write!(f, "the manifest predicts no value for PCR {pcr}"),
             Self::PcrDigest => write!(f, "reported PCR value does not match the quote's PCR digest"),
             Self::KernelMismatch { expected, found } => {
                 write!(f, "kernel measurement {} is not the manifest's {}", hex(found), hex(expected))
@@ -96,13 +100,15 @@ pub fn verify(bytes: &[u8], manifest: &Manifest, policy: Policy) -> Result<Verif
             if quote.extra_data != qualifying_data(&report.node_public_key) {
                 return Err(VerifyError::QualifyingData);
             }
-            if u32::from(tpm.pcr_index) != KEEL_PCR || !quote.selects_only(KEEL_PCR) {
+            let indices: Vec<u32> = tpm.pcrs.iter().map(|(i, _)| u32::from(*i)).collect();
+            if indices != QUOTED_PCRS || !quote.selects_exactly(&QUOTED_PCRS) {
                 return Err(VerifyError::PcrSelection);
             }
-            if quote.pcr_digest != quote_digest(&[tpm.pcr_value]) {
+            let values: Vec<Digest256> = tpm.pcrs.iter().map(|(_, v)| *v).collect();
+            if quote.pcr_digest != quote_digest(&values) {
                 return Err(VerifyError::PcrDigest);
             }
-            Some((tpm.pcr_index, tpm.pcr_value))
+            Some(tpm.pcrs.clone())
         }
         None if policy.require_tpm => return Err(VerifyError::TpmRequired),
         None => None,
@@ -113,10 +119,11 @@ pub fn verify(bytes: &[u8], manifest: &Manifest, policy: Policy) -> Result<Verif
     if report.config_sha256 != manifest.config_sha256 {
         return Err(VerifyError::ConfigMismatch { expected: manifest.config_sha256, found: report.config_sha256 });
     }
-    if let Some((pcr, found)) = quoted_pcr
-        && found != manifest.keel_pcr
-    {
-        return Err(VerifyError::PcrMismatch { pcr, expected: manifest.keel_pcr, found });
+    for (pcr, found) in quoted_pcr.unwrap_or_default() {
+        let expected = manifest.expected_pcr(u32::from(pcr)).ok_or(VerifyError::PcrNotInManifest(pcr))?;
+        if found != expected {
+            return Err(VerifyError::PcrMismatch { pcr, expected, found });
+        }
     }
     Ok(Verified { node_public_key: report.node_public_key, ak_public: report.tpm.map(|t| t.ak_public) })
 }
@@ -126,14 +133,21 @@ mod tests {
     use super::*;
     use crate::attestation::quote;
     use crate::attestation::report::TpmEvidence;
-    use crate::pcr::{expected_keel_pcr, sha256};
+    use crate::pcr::{KEEL_PCR, LOADER_PCR, expected_keel_pcr, expected_loader_pcr, sha256};
+    use alloc::vec;
     use keel_crypto::ed25519::SigningKey;
     use p256::ecdsa::signature::Signer;
 
     const STRICT: Policy = Policy { require_tpm: true };
 
+    fn loader_pcr() -> Digest256 {
+        expected_loader_pcr(&sha256(b"loader image"))
+    }
+
     fn manifest() -> Manifest {
-        Manifest::of(b"loader", b"kernel", b"config")
+        let mut m = Manifest::of(b"loader", b"kernel", b"config");
+        m.loader_pcr = Some(loader_pcr());
+        m
     }
 
     /// A report as a node that booted `kernel` would make, quoting `pcr` with a TPM.
@@ -142,11 +156,12 @@ mod tests {
         let node_public_key = node.public_key();
         let tpm = pcr.map(|pcr_value| {
             let ak = p256::ecdsa::SigningKey::from_slice(&[3; 32]).expect("ak");
-            let quoted = quote::build(&qualifying_data(&node_public_key), KEEL_PCR, &quote_digest(&[pcr_value]));
+            let quoted = quote::build(&qualifying_data(&node_public_key), &QUOTED_PCRS, &quote_digest(&[loader_pcr(), pcr_value]));
             let sig: p256::ecdsa::Signature = ak.sign(&quoted);
             let mut ak_public = [0u8; 65];
             ak_public.copy_from_slice(ak.verifying_key().to_encoded_point(false).as_bytes());
-            TpmEvidence { ak_public, pcr_index: KEEL_PCR as u8, pcr_value, quoted, signature: sig.to_bytes().into() }
+            let pcrs = vec![(LOADER_PCR as u8, loader_pcr()), (KEEL_PCR as u8, pcr_value)];
+            TpmEvidence { ak_public, pcrs, quoted, signature: sig.to_bytes().into() }
         });
         let mut r = Report {
             boot_source: 2,
@@ -199,7 +214,7 @@ mod tests {
         // A PCR value edited after quoting.
         let mut edited = report(b"kernel", Some([9; 32]), 1);
         if let Some(t) = edited.tpm.as_mut() {
-            t.pcr_value = good_pcr();
+            t.pcrs[1].1 = good_pcr();
         }
         edited.signature = node.sign(&edited.signed_message());
         assert_eq!(verify(&edited.encode(), &manifest(), STRICT), Err(VerifyError::PcrDigest));
@@ -210,6 +225,17 @@ mod tests {
         }
         forged.signature = node.sign(&forged.signed_message());
         assert_eq!(verify(&forged.encode(), &manifest(), STRICT), Err(VerifyError::QuoteSignature));
+    }
+
+    #[test]
+    fn another_loader_fails_by_pcr_4_and_a_manifest_must_predict_it() {
+        let r = report(b"kernel", Some(good_pcr()), 1);
+        let mut other_loader = manifest();
+        other_loader.loader_pcr = Some(expected_loader_pcr(&sha256(b"another loader")));
+        assert!(matches!(verify(&r.encode(), &other_loader, STRICT), Err(VerifyError::PcrMismatch { pcr: 4, .. })));
+        let mut unknown = manifest();
+        unknown.loader_pcr = None;
+        assert_eq!(verify(&r.encode(), &unknown, STRICT), Err(VerifyError::PcrNotInManifest(4)));
     }
 
     #[test]
