@@ -47,7 +47,8 @@ pub fn authenticode_sha256(image: &[u8]) -> Result<Digest256, PeError> {
     let directories = le(image, optional + 108, 4)?;
     // The certificate table is data directory 4 (8 bytes each, from offset 112).
     let cert_dir = optional + 112 + 4 * 8;
-    let (cert_at, cert_len) = if directories > 4 { (le(image, cert_dir, 4)?, le(image, cert_dir + 4, 4)?) } else { (0, 0) };
+    // The certificate table (signatures) sits at the end of the file and is not hashed.
+    let cert_len = if directories > 4 { le(image, cert_dir + 4, 4)? } else { 0 };
     let mut h = sha2::Sha256::new();
     let part = |from: usize, to: usize| image.get(from..to).ok_or(PeError::Truncated);
     h.update(part(0, checksum)?);
@@ -73,6 +74,62 @@ pub fn authenticode_sha256(image: &[u8]) -> Result<Digest256, PeError> {
     if end > hashed {
         h.update(part(hashed, end)?);
     }
-    let _ = cert_at;
     Ok(h.finalize().into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pcr::sha256;
+
+    /// A PE32+ with two sections whose raw data is stored out of order, and trailing data.
+    fn tiny_pe() -> Vec<u8> {
+        let mut f = alloc::vec![0u8; 0x410];
+        f[..2].copy_from_slice(b"MZ");
+        f[0x3c] = 0x40;
+        f[0x40..0x44].copy_from_slice(b"PE\0\0");
+        let coff = 0x44;
+        f[coff..coff + 2].copy_from_slice(&0x8664u16.to_le_bytes());
+        f[coff + 2] = 2;
+        f[coff + 16] = 0xf0;
+        let opt = coff + 20;
+        f[opt..opt + 2].copy_from_slice(&0x20bu16.to_le_bytes());
+        f[opt + 60..opt + 64].copy_from_slice(&0x200u32.to_le_bytes());
+        f[opt + 108] = 16;
+        let table = opt + 0xf0;
+        for (i, raw_at) in [0x300u32, 0x200].into_iter().enumerate() {
+            let s = table + i * 40;
+            f[s + 16..s + 20].copy_from_slice(&0x100u32.to_le_bytes());
+            f[s + 20..s + 24].copy_from_slice(&raw_at.to_le_bytes());
+        }
+        for (i, b) in f[0x200..].iter_mut().enumerate() {
+            *b = i as u8;
+        }
+        f
+    }
+
+    #[test]
+    fn hashes_headers_without_checksum_and_cert_entry_then_sections_in_file_order() {
+        let f = tiny_pe();
+        let (checksum, cert) = (0x58 + 64, 0x58 + 112 + 32);
+        let expected = sha256(&[&f[..checksum], &f[checksum + 4..cert], &f[cert + 8..]].concat());
+        assert_eq!(authenticode_sha256(&f), Ok(expected));
+        let mut stamped = f.clone();
+        stamped[checksum] = 0x55; // the checksum is not hashed
+        stamped[cert + 3] = 0x66; // nor the certificate table entry
+        assert_eq!(authenticode_sha256(&stamped), Ok(expected));
+        let mut patched = f.clone();
+        patched[0x280] ^= 1;
+        assert_ne!(authenticode_sha256(&patched), Ok(expected));
+    }
+
+    #[test]
+    fn refuses_what_is_not_pe32_plus() {
+        assert_eq!(authenticode_sha256(b"\x7fELF"), Err(PeError::NotPe));
+        let mut pe32 = tiny_pe();
+        pe32[0x58] = 0x0b;
+        pe32[0x59] = 0x01;
+        assert_eq!(authenticode_sha256(&pe32), Err(PeError::NotPe));
+        assert_eq!(authenticode_sha256(&tiny_pe()[..0x300]), Err(PeError::Truncated));
+    }
 }
