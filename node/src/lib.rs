@@ -3,7 +3,7 @@
 //! drives a node through the [`Service`] boundary; everything behind it is host-tested.
 //!
 //! An update call flows: [`service`] (interface pipeline) → [`ingress_pool`] (origin,
-//! parked v3/v4 request) → [`consensus`] (ICC with n = 1 makes and finalizes the block) →
+//! parked v3/v4 request) → [`consensus`] (ICC with n = 1 over [`crypto`] makes and finalizes the block) →
 //! [`execution`] (block logged durably, then executed by the hypervisor) →
 //! [`certification`] (the subnet's signature on the state root) → parked request answered
 //! with a certificate cut from the certified tree ([`state_reader`], [`queries`] serve
