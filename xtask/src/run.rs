@@ -69,8 +69,15 @@ pub fn run(args: Args) -> Result<(), String> {
             return Ok(());
         }
         if let Next::Ended = qemu.poll_line(Duration::from_millis(100)) {
-            let outcome = qemu.outcome().map(|o| o.to_string()).unwrap_or_default();
-            eprintln!("\nQEMU ended: {outcome}");
+            // Ctrl-C reaches QEMU too (same process group) and it exits 0 at once; our own
+            // handler may run a moment later, so give it that moment before judging.
+            std::thread::sleep(Duration::from_millis(200));
+            if stop.load(Ordering::SeqCst) {
+                eprintln!("\nstopped QEMU (Ctrl-C)");
+            } else {
+                let outcome = qemu.outcome().map(|o| o.to_string()).unwrap_or_default();
+                eprintln!("\nQEMU ended: {outcome}");
+            }
             return Ok(());
         }
     }

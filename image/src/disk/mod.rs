@@ -24,10 +24,10 @@ pub use gpt::{STATE_TYPE, read as partitions};
 
 const MIB: u64 = 1 << 20;
 
-/// The kernel image must end below this physical address: UEFI firmware (OVMF) keeps
-/// 1 MiB..8 MiB free for the OS loader and uses the memory above during boot (see the
-/// loader's `load` module).
-pub const KERNEL_END_LIMIT: u64 = 8 * MIB;
+/// Physical memory UEFI firmware (OVMF) occupies during boot and partly keeps (ACPI NVS)
+/// afterwards: the kernel's image may not overlap it (see the loader's `load` module). The
+/// kernel is linked at 32 MiB, above it, so its size is not bounded by the 1–8 MiB gap.
+pub const FIRMWARE_EARLY: core::ops::Range<u64> = 8 * MIB..21 * MIB;
 
 /// The files that go onto the ESP. `config: None` leaves the configuration out (an image
 /// the kernel must refuse to run; used by tests).
@@ -64,8 +64,8 @@ pub struct Built {
 pub enum ImageError {
     /// The kernel is not one the loader can start.
     Kernel(ElfError),
-    /// The kernel's image (with `.bss`) reaches past [`KERNEL_END_LIMIT`].
-    KernelTooLarge { end: u64 },
+    /// The kernel's image (with `.bss`) overlaps [`FIRMWARE_EARLY`].
+    KernelOverlapsFirmware { start: u64, end: u64 },
     Io(std::io::Error),
     Gpt(String),
     Fat(std::io::Error),
@@ -75,10 +75,12 @@ impl std::fmt::Display for ImageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Kernel(e) => write!(f, "kernel: {e}"),
-            Self::KernelTooLarge { end } => write!(
+            Self::KernelOverlapsFirmware { start, end } => write!(
                 f,
-                "kernel image ends at {end:#x}, past the firmware's free window that ends at {KERNEL_END_LIMIT:#x}: \
-                 link the kernel higher or make it smaller"
+                "kernel image {start:#x}..{end:#x} overlaps the firmware's early memory {:#x}..{:#x}: \
+                 link the kernel above it (kernel/linker.ld)",
+                FIRMWARE_EARLY.start,
+                FIRMWARE_EARLY.end
             ),
             Self::Io(e) => write!(f, "writing the image: {e}"),
             Self::Gpt(e) => write!(f, "partition table: {e}"),
@@ -93,9 +95,9 @@ impl std::error::Error for ImageError {}
 pub fn build(path: &Path, files: &EspFiles, layout: Layout) -> Result<Built, ImageError> {
     let elf = Elf::parse(&files.kernel).map_err(ImageError::Kernel)?;
     elf.uefi_entry().map_err(ImageError::Kernel)?;
-    let (_, end) = elf.phys_span();
-    if end > KERNEL_END_LIMIT {
-        return Err(ImageError::KernelTooLarge { end });
+    let (start, end) = elf.phys_span();
+    if start < FIRMWARE_EARLY.end && FIRMWARE_EARLY.start < end {
+        return Err(ImageError::KernelOverlapsFirmware { start, end });
     }
     let config = files.config.as_deref().unwrap_or_default();
     let manifest = Manifest::of(&files.loader, &files.kernel, config);

@@ -84,27 +84,31 @@ impl KernelPageTable {
             .map(MemoryRegion::end)
             .fold(FOUR_GIB, u64::max)
             .next_multiple_of(HUGE);
-        let small_end = layout::kernel().end.next_multiple_of(HUGE);
-        table.map_small_pages(small_end, frames)?;
-        let mut chunk = small_end;
-        while chunk < end {
+        // 4 KiB pages where protections differ within 2 MiB: the first 2 MiB (page 0 stays
+        // unmapped) and the kernel image (W^X, the stack guard page); 2 MiB pages elsewhere.
+        let kernel = layout::kernel();
+        let small = [0..HUGE, kernel.start & !(HUGE - 1)..kernel.end.next_multiple_of(HUGE)];
+        for range in &small {
+            table.map_small_pages(range.clone(), frames)?;
+        }
+        for chunk in (0..end).step_by(HUGE as usize).filter(|c| !small.iter().any(|r| r.contains(c))) {
             let flags = if chunk < FOUR_GIB && !overlaps_ram(map, chunk, HUGE) {
                 Flags::PRESENT | Flags::WRITABLE | Flags::NO_EXECUTE | Flags::NO_CACHE | Flags::WRITE_THROUGH
             } else {
                 Flags::PRESENT | Flags::WRITABLE | Flags::NO_EXECUTE
             };
             table.map_huge(chunk, flags, frames)?;
-            chunk += HUGE;
         }
         Ok(table)
     }
 
-    /// Maps `[0, end)` with 4 KiB pages, applying the kernel image's protections.
-    fn map_small_pages(&mut self, end: u64, frames: &mut FrameAllocator) -> Result<(), PagingError> {
+    /// Maps `range` with 4 KiB pages, applying the kernel image's protections; page 0 and the
+    /// stack guard stay unmapped.
+    fn map_small_pages(&mut self, range: core::ops::Range<u64>, frames: &mut FrameAllocator) -> Result<(), PagingError> {
         let guard = layout::boot_stack_guard();
         let (text, rodata) = (layout::text(), layout::rodata());
-        for addr in (FRAME_SIZE..end).step_by(FRAME_SIZE as usize) {
-            if guard.contains(&addr) {
+        for addr in range.step_by(FRAME_SIZE as usize) {
+            if addr == 0 || guard.contains(&addr) {
                 continue;
             }
             let flags = if text.contains(&addr) {

@@ -1,16 +1,15 @@
 //! Loading the kernel's segments at the physical addresses it is linked for.
 //!
-//! The kernel is linked at 1 MiB and runs identity-mapped, so its pages must be exactly
+//! The kernel is linked at 32 MiB and runs identity-mapped, so its pages must be exactly
 //! there: `AllocatePages(AllocateAddress)` claims them from the firmware. OVMF, like most
 //! firmware, allocates top-down, so the loader's own buffers land high. Its memory map below
 //! 32 MiB (QEMU 7.2, q35, 512 MiB) is: 1 MiB..0x806000 conventional; 0x806000..0x808000 and
 //! 0x810000..0x900000 ACPI NVS (S3 data the OS must preserve: no loader trick such as copying
 //! the kernel down after `ExitBootServices` may overwrite it); 0x900000..0x1500000 boot-services
-//! data; conventional above. So a kernel linked at 1 MiB must end below 8 MiB:
-//! `keel_image::disk` refuses to build an image whose kernel does not, and if a firmware
-//! occupies the range anyway, the loader stops and lists what is in the way. When the kernel
-//! outgrows the window, the fix is to link it above the firmware's early regions (e.g. at
-//! 32 MiB); both boot paths load it wherever its program headers say.
+//! data; conventional above. So the kernel is linked at 32 MiB, above those regions, where its
+//! size is not squeezed: `keel_image::disk` refuses an image whose kernel overlaps them, and
+//! if a firmware occupies the range anyway, the loader stops and lists what is in the way.
+//! Both boot paths load the kernel wherever its program headers say.
 
 use crate::LoaderError;
 use keel_image::elf::Elf;
