@@ -11,7 +11,8 @@ use crate::storage::StateDisk;
 use keel_abi::console::Event;
 use keel_drivers::virtio::{blk::Disk, rng::Entropy};
 use keel_hypervisor::BlockDevice;
-use keel_node::{Node, NodeConfig, NodeKeys};
+use keel_interface::http::{HttpRequest, HttpResponse, Method};
+use keel_node::{Node, NodeConfig, NodeKeys, Reply, Service};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const GIT_REV: &str = env!("KEEL_GIT_REV");
@@ -66,7 +67,8 @@ pub fn run(boot: &BootData) -> ! {
         Some(nic) => {
             let ip = crate::net::Ipv4Config::from_cmdline(boot.cmdline());
             let timeouts = crate::net::http::Timeouts::from_cmdline(boot.cmdline());
-            executor.spawn_local("net", crate::net::run(nic, ip, keel_abi::net::HTTP_PORT, timeouts, node));
+            let service = Attested { replica: node, report: crate::attest::report() };
+            executor.spawn_local("net", crate::net::run(nic, ip, keel_abi::net::HTTP_PORT, timeouts, service));
         }
         None => log::warn!("no network card: the node cannot serve"),
     }
@@ -91,6 +93,49 @@ fn start_replica(mut entropy: Entropy, disk: Option<Disk>) -> Node<StateDisk> {
     }
     let config = NodeConfig::dev(VERSION);
     Node::new(config, keys, storage, time::unix_time_nanos()).unwrap_or_else(|e| panic!("the replica cannot start: {e:?}"))
+}
+
+/// Where the node serves its attestation report (the bytes `keel_image::attestation`
+/// verifies), so NNS onboarding and operators can fetch it.
+pub const ATTESTATION_PATH: &str = "/api/v2/keel/attestation";
+
+/// The replica, plus the one endpoint that is the kernel's own: the attestation report.
+struct Attested {
+    replica: Node<StateDisk>,
+    report: Option<&'static [u8]>,
+}
+
+impl Service for Attested {
+    fn handle(&mut self, request: &HttpRequest, now_unix_nanos: u64) -> Reply {
+        if request.path != ATTESTATION_PATH {
+            return self.replica.handle(request, now_unix_nanos);
+        }
+        Reply::Now(match (request.method, self.report) {
+            (Method::Get, Some(report)) => HttpResponse {
+                status: 200,
+                content_type: Some("application/octet-stream"),
+                body: report.to_vec(),
+            },
+            (Method::Get, None) => HttpResponse::text(404, "no attestation report: this node did not boot through the measured UEFI path"),
+            _ => HttpResponse::text(405, "use GET"),
+        })
+    }
+
+    fn poll(&mut self, ticket: u64, now_unix_nanos: u64) -> Option<HttpResponse> {
+        self.replica.poll(ticket, now_unix_nanos)
+    }
+
+    fn has_pending(&self) -> bool {
+        self.replica.has_pending()
+    }
+
+    fn tick(&mut self, now_unix_nanos: u64) -> Duration {
+        self.replica.tick(now_unix_nanos)
+    }
+
+    fn cancel(&mut self, ticket: u64) {
+        self.replica.cancel(ticket);
+    }
 }
 
 /// Lower-case hex of a byte string.

@@ -6,7 +6,7 @@
 use crate::time::{self, Duration, Instant};
 use alloc::vec;
 use alloc::vec::Vec;
-use keel_interface::http::{HttpError, HttpParser, HttpResponse, Limits};
+use keel_interface::http::{CONTINUE, HttpError, HttpParser, HttpResponse, Limits};
 use keel_node::{Reply, Service};
 use smoltcp::iface::{SocketHandle, SocketSet};
 use smoltcp::socket::tcp;
@@ -170,6 +170,8 @@ impl Connection {
                 Reply::Now(response) => self.queue(&response, request.keep_alive),
                 Reply::Later(ticket) => self.waiting = Some((ticket, request.keep_alive)),
             },
+            // A client that sent `Expect: 100-continue` waits for this before the body.
+            Ok(None) if self.parser.take_continue() => self.out = CONTINUE.to_vec(),
             Ok(None) => {}
             Err(error) => self.fail(error),
         }
