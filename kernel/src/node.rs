@@ -61,7 +61,8 @@ pub fn run(boot: &BootData) -> ! {
     let mut executor = Executor::new();
     executor::spawn("console", console());
     let devices = crate::devices::discover();
-    let node = start_replica(devices.entropy, devices.disks.into_iter().next());
+    let mut node = start_replica(devices.entropy, devices.disks.into_iter().next());
+    executor.run_until(certify_first_block(&mut node));
     crate::println!("  root key (DER): {}", Hex(node.root_key_der()));
     match devices.nics.into_iter().next() {
         Some(nic) => {
@@ -93,6 +94,20 @@ fn start_replica(mut entropy: Entropy, disk: Option<Disk>) -> Node<StateDisk> {
     }
     let config = NodeConfig::dev(VERSION);
     Node::new(config, keys, storage, time::unix_time_nanos()).unwrap_or_else(|e| panic!("the replica cannot start: {e:?}"))
+}
+
+/// Drives the replica until it has certified a block of this boot, so that by the time the
+/// node says it is ready its certified `/time` is current (clients reject stale certificates).
+async fn certify_first_block(node: &mut Node<StateDisk>) {
+    let limit = time::now() + Duration::from_secs(30);
+    let at_boot = node.certified().map(|c| c.height);
+    while node.certified().map(|c| c.height) == at_boot && time::now() < limit {
+        let wait = node.tick(time::unix_time_nanos());
+        time::timer::sleep(wait.min(Duration::from_millis(10))).await;
+    }
+    if node.certified().map(|c| c.height) == at_boot {
+        log::warn!("no block certified within 30 s of boot: serving the older certified state");
+    }
 }
 
 /// Where the node serves its attestation report (the bytes `keel_image::attestation`

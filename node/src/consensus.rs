@@ -102,8 +102,11 @@ impl BlockMaker {
         };
         let cup = CatchUpPackage::genesis(block, StateHash(base.root), subnet_public_key);
         let (node, out) = ConsensusNode::new(protocol_config(config), ME, crypto, cup, Time::from_nanos(now))?;
+        // Nothing was finalized recently at start: make the first block as soon as the protocol
+        // allows, so the certified `/time` is fresh right after boot (clients refuse
+        // certificates older than a few minutes, and the recovered or genesis state is older).
         let mut maker =
-            BlockMaker { node, timer: None, last_finalized_at: Time::from_nanos(now), idle: config.idle_block_interval };
+            BlockMaker { node, timer: None, last_finalized_at: Time::from_nanos(0), idle: config.idle_block_interval };
         maker.node.restore_ingress_history(history.into_iter().map(|(id, exp)| (MessageId(id), Time::from_nanos(exp))));
         let progress = maker.absorb(now, out);
         Ok((maker, progress))
