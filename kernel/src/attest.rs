@@ -22,6 +22,8 @@ use keel_image::pcr::{KEEL_PCR, QUOTED_PCRS};
 
 /// The report, once made: what the HTTP endpoint serves.
 static REPORT: spin::Once<Vec<u8>> = spin::Once::new();
+/// The validated node configuration of a UEFI boot.
+static CONFIG: spin::Once<NodeConfig> = spin::Once::new();
 
 /// The attestation report bytes, if this boot produced one.
 #[allow(dead_code)] // Served by the HTTP interface once it routes /api/v2/keel/attestation.
@@ -53,6 +55,11 @@ impl NodeKeySource for RdRandKey {
     }
 }
 
+/// The node configuration the loader measured, once `at_boot` has validated it (UEFI path).
+pub fn config() -> Option<&'static NodeConfig> {
+    CONFIG.get()
+}
+
 /// Checks the node configuration and produces the attestation report; on the UEFI path a
 /// missing or bad configuration stops the boot here.
 pub fn at_boot(boot: &BootData) {
@@ -63,7 +70,7 @@ pub fn at_boot(boot: &BootData) {
     let Some(measured) = uefi::measurements() else {
         refuse("the UEFI loader handed over no measurements");
     };
-    let config = node_config(measured);
+    let config = CONFIG.call_once(|| node_config(measured));
     crate::println!(
         "  node config: data center {}, address {}/{}, {} peers, config sha256 {}",
         config.data_center,

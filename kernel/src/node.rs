@@ -66,10 +66,12 @@ pub fn run(boot: &BootData) -> ! {
     crate::println!("  root key (DER): {}", Hex(node.root_key_der()));
     match devices.nics.into_iter().next() {
         Some(nic) => {
-            let ip = crate::net::Ipv4Config::from_cmdline(boot.cmdline());
+            let config = crate::attest::config();
+            let ip = crate::net::Ipv4Config::for_node(config, boot.cmdline());
+            let port = config.map_or(keel_abi::net::HTTP_PORT, |c| c.network.http_port);
             let timeouts = crate::net::http::Timeouts::from_cmdline(boot.cmdline());
             let service = Attested { replica: node, report: crate::attest::report() };
-            executor.spawn_local("net", crate::net::run(nic, ip, keel_abi::net::HTTP_PORT, timeouts, service));
+            executor.spawn_local("net", crate::net::run(nic, ip, port, timeouts, service));
         }
         None => log::warn!("no network card: the node cannot serve"),
     }

@@ -6,6 +6,7 @@ pub mod http;
 use crate::devices::Nic;
 use crate::time::{self, Duration};
 use alloc::vec;
+use core::net::IpAddr;
 use core::future::Future;
 use core::pin::pin;
 use core::task::Poll;
@@ -17,7 +18,8 @@ use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, Ipv4Address};
 pub struct Ipv4Config {
     pub address: Ipv4Address,
     pub prefix: u8,
-    pub gateway: Ipv4Address,
+    /// The default route; none on a network with no way out (a subnet's private network).
+    pub gateway: Option<Ipv4Address>,
 }
 
 impl Ipv4Config {
@@ -25,8 +27,25 @@ impl Ipv4Config {
     pub const QEMU_USER: Self = Self {
         address: Ipv4Address::new(10, 0, 2, 15),
         prefix: 24,
-        gateway: Ipv4Address::new(10, 0, 2, 2),
+        gateway: Some(Ipv4Address::new(10, 0, 2, 2)),
     };
+
+    /// The node configuration's address when it has an IPv4 one (UEFI boots), else
+    /// [`Self::from_cmdline`].
+    pub fn for_node(node: Option<&keel_image::config::NodeConfig>, cmdline: crate::boot::Cmdline<'_>) -> Self {
+        let network = node.map(|n| &n.network);
+        match network.map(|n| (n.address, n.gateway)) {
+            Some((IpAddr::V4(address), gateway)) => Self {
+                address,
+                prefix: network.map_or(24, |n| n.prefix_len),
+                gateway: match gateway {
+                    Some(IpAddr::V4(gw)) => Some(gw),
+                    _ => None,
+                },
+            },
+            _ => Self::from_cmdline(cmdline),
+        }
+    }
 
     /// Reads `ip=a.b.c.d/n` and `gw=a.b.c.d` from the command line, defaulting to QEMU's.
     pub fn from_cmdline(cmdline: crate::boot::Cmdline<'_>) -> Self {
@@ -38,7 +57,7 @@ impl Ipv4Config {
             config.prefix = prefix;
         }
         if let Some(gw) = cmdline.get("gw").and_then(|v| v.parse().ok()) {
-            config.gateway = gw;
+            config.gateway = Some(gw);
         }
         config
     }
@@ -61,10 +80,15 @@ pub async fn run(mut nic: Nic, ip: Ipv4Config, port: u16, timeouts: http::Timeou
     iface.update_ip_addrs(|addrs| {
         let _ = addrs.push(IpCidr::new(IpAddress::Ipv4(ip.address), ip.prefix));
     });
-    let _ = iface.routes_mut().add_default_ipv4_route(ip.gateway);
+    if let Some(gateway) = ip.gateway {
+        let _ = iface.routes_mut().add_default_ipv4_route(gateway);
+    }
     let mut sockets = SocketSet::new(vec![]);
     let mut server = http::Server::new(&mut sockets, port, timeouts);
-    log::info!("network: {}/{} via {}, HTTP on port {port}", ip.address, ip.prefix, ip.gateway);
+    match ip.gateway {
+        Some(gw) => log::info!("network: {}/{} via {gw}, HTTP on port {port}", ip.address, ip.prefix),
+        None => log::info!("network: {}/{} (no gateway), HTTP on port {port}", ip.address, ip.prefix),
+    }
     loop {
         if nic.irq.is_some() {
             nic.device.ack_interrupt();
