@@ -113,6 +113,11 @@ impl<D: BlockDevice> Execution<D> {
         &self.replica
     }
 
+    /// The certificate queries hand to canisters as their data certificate.
+    pub fn set_data_certificate(&mut self, cbor: Vec<u8>) {
+        self.replica.set_certificate(cbor);
+    }
+
     /// Hash of the whole replicated state (memories included).
     pub fn state_hash(&mut self) -> [u8; 32] {
         self.replica.state_hash()

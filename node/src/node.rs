@@ -139,7 +139,13 @@ impl<D: BlockDevice> Node<D> {
             }
             for c in &progress.certified {
                 match self.certifier.certified(c) {
-                    Ok(Some(state)) => self.pool.resolve(state),
+                    Ok(Some(state)) => {
+                        self.pool.resolve(state);
+                        // Queries read their canister's certified data through
+                        // `ic0.data_certificate_copy`: a certificate of `/canister` and `/time`.
+                        let canisters = [alloc::vec![b"canister".to_vec()]];
+                        self.execution.set_data_certificate(state.certificate(&canisters).to_cbor());
+                    }
                     Ok(None) => {}
                     Err(e) => self.halted = Some(e.into()),
                 }
