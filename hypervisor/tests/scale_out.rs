@@ -164,13 +164,12 @@ fn front_end_forks_itself_with_shared_pages() {
 
 /// The read path as a composite query (`lookup` calls the bucket's `get` query).
 #[test]
-#[ignore = "blocked by a sandbox bug: keel_sandbox discards a composite query's heap before its callbacks \
-            run (Context::discards_state covers CompositeQuery and the composite callbacks), so ic-cdk's \
-            pending future is gone when the reply arrives and the callback traps"]
 fn composite_query_reads_through_the_front_end() {
     let mut n = node(SubnetType::Application);
     let front = frontend(&mut n, 100 * T);
     put(&mut n, front, "k", "v");
+    // The callback must see the heap the query left before its await (ic-cdk keeps the
+    // pending call there); nothing outlives the query, since `query` borrows the state immutably.
     let r = n.hv.query(USER, front.to_principal(), "lookup", text("k")).unwrap();
     assert_eq!(opt_text(&result_of(&r).unwrap()), Some("v".into()));
 }

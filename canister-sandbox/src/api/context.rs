@@ -68,17 +68,15 @@ impl Context {
     }
 
     /// Contexts whose changes to memory are never kept.
+    ///
+    /// A composite query is not one of them at this level: its callbacks must see what it
+    /// wrote before the await (ic-cdk keeps its pending calls on the heap), as on the IC.
+    /// Its changes are discarded when the whole query ends, by the caller, which runs
+    /// composite queries on a copy of the canister's state.
     pub fn discards_state(self) -> bool {
         matches!(
             self,
-            Context::ReplicatedQuery
-                | Context::NonReplicatedQuery
-                | Context::CompositeQuery
-                | Context::Transform
-                | Context::CompositeReplyCallback
-                | Context::CompositeRejectCallback
-                | Context::CompositeCleanup
-                | Context::InspectMessage
+            Context::ReplicatedQuery | Context::NonReplicatedQuery | Context::Transform | Context::InspectMessage
         )
     }
 
