@@ -339,8 +339,8 @@ fn recovery_of_wasm_canisters_reaches_the_uncrashed_state_hash() {
 
 /// The scale-out pattern with real canisters: a front-end (`inter_canister.forward`)
 /// spreads keys over bucket canisters in one block; every call carries cycles the buckets
-/// refuse, so they come back. (The buckets are created by the user here: no fixture
-/// creates canisters itself — the scripted scale-out test covers that part.)
+/// refuse, so they come back. (The buckets are created by the user here; in
+/// `scale_out.rs` the `frontend` fixture creates and installs its buckets itself.)
 #[test]
 fn front_end_spreads_keys_over_bucket_canisters() {
     let mut n = node(SubnetType::Application);
