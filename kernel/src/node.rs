@@ -61,8 +61,11 @@ pub fn run(boot: &BootData) -> ! {
     let mut executor = Executor::new();
     executor::spawn("console", console());
     let devices = crate::devices::discover();
+    phase("devices");
     let mut node = start_replica(devices.entropy, devices.disks.into_iter().next());
+    phase("replica");
     executor.run_until(certify_first_block(&mut node));
+    phase("certified");
     crate::println!("  root key (DER): {}", Hex(node.root_key_der()));
     match devices.nics.into_iter().next() {
         Some(nic) => {
@@ -79,6 +82,11 @@ pub fn run(boot: &BootData) -> ! {
     crate::println!("  type `help` on this console for commands; Ctrl-C in `cargo xtask run` stops QEMU");
     executor.run_until(core::future::pending::<()>());
     unreachable!("the node's main future never completes")
+}
+
+/// Reports the end of a boot phase to the console (and so to `cargo xtask bench boot`).
+fn phase(name: &str) {
+    crate::println!("{}", Event::Phase { name, micros: time::since_boot().as_micros() as u64 });
 }
 
 /// Creates or recovers the replica: keys from entropy on first boot, everything from the

@@ -67,6 +67,6 @@ fn the_node_kernel_boots_to_ready() {
     let ready = qemu.wait_ready(Duration::from_secs(60)).unwrap_or_else(|e| panic!("{e}"));
     assert!(ready.kernel_micros > 0);
     let phases: Vec<&str> = ready.phases.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(phases, ["console", "memory", "interrupts", "clock"]);
+    assert_eq!(phases, ["console", "memory", "interrupts", "clock", "devices", "replica", "certified"]);
     assert!(qemu.log().to_string().contains("booted via Pvh"));
 }
