@@ -2,51 +2,21 @@
 //! the real engine (`keel_sandbox::Sandbox`) under the hypervisor.
 
 mod common;
+#[path = "common/real_node.rs"]
+mod real_node;
 
 use common::*;
+use real_node::*;
 use keel_fixtures::Canister;
 use keel_hypervisor::candid::{self, Type, Value, field};
 use keel_hypervisor::error::{ErrorCode, RejectCode};
-use keel_hypervisor::execution::Sandbox;
 use keel_hypervisor::ids::{CanisterId, CanisterIdExt, Principal};
 use keel_hypervisor::message::IngressStatus;
+use keel_hypervisor::execution::Sandbox;
 use keel_hypervisor::{Cycles, SubnetType};
-use keel_sandbox::{Limits, NumInstructions};
-
-const T: u128 = 1_000_000_000_000;
-/// Per-message instruction limit for these tests: large enough for every fixture message,
-/// small enough that an endless loop hits it quickly under the interpreter.
-const MESSAGE_LIMIT: u64 = 200_000_000;
-
-fn engine() -> Sandbox {
-    Sandbox::new(Limits {
-        update_instructions: NumInstructions::new(MESSAGE_LIMIT),
-        query_instructions: NumInstructions::new(MESSAGE_LIMIT),
-        ..Limits::default()
-    })
-}
-
-fn node(subnet_type: SubnetType) -> Node<Sandbox> {
-    let mut n = Node::new(engine(), subnet_type);
-    n.hv.state_mut().config.message_instructions = MESSAGE_LIMIT;
-    n.hv.state_mut().config.query_instructions = MESSAGE_LIMIT;
-    n
-}
-
-fn wasm(c: Canister) -> Vec<u8> {
-    c.wasm().unwrap_or_else(|e| panic!("fixture {c:?}: {e}"))
-}
 
 fn nat64(n: u64) -> Vec<u8> {
     candid::encode(&[(Type::Nat64, Value::Nat(u128::from(n)))]).unwrap()
-}
-
-fn no_args() -> Vec<u8> {
-    candid::encode(&[]).unwrap()
-}
-
-fn reply_u64(b: &[u8]) -> u64 {
-    candid::decode(b).unwrap()[0].as_u64().unwrap()
 }
 
 fn forward_arg(callee: CanisterId, method: &str, value: u64) -> Vec<u8> {

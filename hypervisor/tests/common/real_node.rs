@@ -1,6 +1,5 @@
 //! A hypervisor node running the real engine (`keel_sandbox::Sandbox`) with the `ic-cdk`
-//! fixtures of `canisters/`, for the real-fixture test files other than `fixtures.rs`
-//! (which predates this module and keeps its own copy of these helpers).
+//! fixtures of `canisters/`, shared by the real-fixture test files.
 #![allow(dead_code)]
 
 use keel_fixtures::Canister;
