@@ -46,6 +46,16 @@ fn counter_init_update_query() {
     n.assert_cycles_conserved();
 }
 
+/// A real canister without liquid cycles is refused (IC0207, transient) until topped up.
+#[test]
+fn a_frozen_canister_is_refused_until_topped_up() {
+    let mut n = node(SubnetType::Application);
+    let c = n.install_wasm(USER, wasm(Canister::Counter), nat64(0), 10 * T);
+    n.freeze_then_thaw(c, "inc", no_args());
+    assert_eq!(reply_u64(&n.update(USER, c.to_principal(), "inc", no_args()).unwrap()), 1);
+    n.assert_cycles_conserved();
+}
+
 #[test]
 fn trap_rolls_back_heap_and_stable_memory() {
     let mut n = node(SubnetType::Application);

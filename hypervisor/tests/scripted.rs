@@ -315,31 +315,8 @@ fn data_only_subnet_rejects_outgoing_calls() {
 #[test]
 fn cycle_exhaustion_freezes_and_top_up_thaws() {
     let mut n = Node::new(executor(), SubnetType::Application);
-    let fees = n.hv.state().fees();
-    // Every message prepays its maximum fee (base + 40B instructions).
-    let prepay = fees.update_message_base().saturating_add(fees.instructions(40_000_000_000));
     let c = n.install(USER, "counter", 400 * T);
-    // A freezing threshold (30 days of 1 GiB... times a lot) above the balance leaves no
-    // liquid cycles: the canister is frozen.
-    let settings = candid::encode(&[(
-        Type::record(&[("canister_id", Type::Principal), ("settings", Type::record(&[("freezing_threshold", Type::opt(Type::Nat)), ("memory_allocation", Type::opt(Type::Nat))]))]),
-        Value::record(&[
-            ("canister_id", Value::Principal(c.to_principal())),
-            ("settings", Value::record(&[("freezing_threshold", Value::some(Value::Nat(u128::from(u64::MAX / 4)))), ("memory_allocation", Value::some(Value::Nat(1 << 30)))])),
-        ]),
-    )])
-    .unwrap();
-    n.update(USER, Principal::MANAGEMENT_CANISTER, "update_settings", settings).unwrap();
-    let e = n.update(USER, c.to_principal(), "inc", vec![]).unwrap_err();
-    assert_eq!((e.code, e.reject_code()), (ErrorCode::CanisterOutOfCycles, RejectCode::SysTransient));
-    // Top up beyond the threshold: it runs again.
-    let threshold = n.hv.state().canister(c).unwrap().freezing_threshold(&fees).get();
-    let top = candid::encode(&[(
-        Type::record(&[("canister_id", Type::Principal), ("amount", Type::Nat)]),
-        Value::record(&[("canister_id", Value::Principal(c.to_principal())), ("amount", Value::Nat(threshold + 10 * prepay.get()))]),
-    )])
-    .unwrap();
-    n.update(USER, Principal::MANAGEMENT_CANISTER, "provisional_top_up_canister", top).unwrap();
+    n.freeze_then_thaw(c, "inc", vec![]);
     assert_eq!(u64_of(&n.update(USER, c.to_principal(), "inc", vec![]).unwrap()), 1);
     n.assert_cycles_conserved();
 }

@@ -380,3 +380,50 @@ pub fn u64_of(b: &[u8]) -> u64 {
 pub fn height(n: u64) -> Height {
     Height(n)
 }
+
+/// `update_settings` argument that freezes `c`: a freezing threshold (and memory allocation)
+/// so large that the canister has no liquid cycles left.
+pub fn freeze_settings(c: CanisterId) -> Vec<u8> {
+    candid::encode(&[(
+        Type::record(&[
+            ("canister_id", Type::Principal),
+            ("settings", Type::record(&[("freezing_threshold", Type::opt(Type::Nat)), ("memory_allocation", Type::opt(Type::Nat))])),
+        ]),
+        Value::record(&[
+            ("canister_id", Value::Principal(c.to_principal())),
+            (
+                "settings",
+                Value::record(&[
+                    ("freezing_threshold", Value::some(Value::Nat(u128::from(u64::MAX / 4)))),
+                    ("memory_allocation", Value::some(Value::Nat(1 << 30))),
+                ]),
+            ),
+        ]),
+    )])
+    .unwrap()
+}
+
+/// `provisional_top_up_canister` argument.
+pub fn top_up_arg(c: CanisterId, amount: u128) -> Vec<u8> {
+    candid::encode(&[(
+        Type::record(&[("canister_id", Type::Principal), ("amount", Type::Nat)]),
+        Value::record(&[("canister_id", Value::Principal(c.to_principal())), ("amount", Value::Nat(amount))]),
+    )])
+    .unwrap()
+}
+
+impl<E: keel_hypervisor::execution::Executor> Node<E> {
+    /// Freezes `c`, checks an update is refused for lack of cycles, tops it up past its
+    /// freezing threshold and returns: the caller checks it runs again.
+    pub fn freeze_then_thaw(&mut self, c: CanisterId, method: &str, arg: Vec<u8>) {
+        let fees = self.hv.state().fees();
+        // Every message prepays its maximum fee (base + 40B instructions).
+        let prepay = fees.update_message_base().saturating_add(fees.instructions(40_000_000_000));
+        self.update(USER, Principal::MANAGEMENT_CANISTER, "update_settings", freeze_settings(c)).unwrap();
+        let e = self.update(USER, c.to_principal(), method, arg).unwrap_err();
+        assert_eq!((e.code, e.reject_code()), (ErrorCode::CanisterOutOfCycles, keel_hypervisor::error::RejectCode::SysTransient));
+        let threshold = self.hv.state().canister(c).unwrap().freezing_threshold(&fees).get();
+        let top = top_up_arg(c, threshold + 10 * prepay.get());
+        self.update(USER, Principal::MANAGEMENT_CANISTER, "provisional_top_up_canister", top).unwrap();
+    }
+}
