@@ -1,4 +1,5 @@
 //! Counter fixture: the smallest useful canister (init argument, update, query).
+#![forbid(unsafe_code)]
 use std::cell::Cell;
 
 thread_local! {

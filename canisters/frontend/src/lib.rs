@@ -8,6 +8,7 @@
 //! The management canister is called with `Call::unbounded_wait` and Candid types written
 //! out here: ic-cdk 0.20 moved its typed wrappers into a separate crate, and these records
 //! are exactly the parts of the interface the fixture needs.
+#![forbid(unsafe_code)]
 use std::cell::RefCell;
 
 use candid::{CandidType, Deserialize, Principal};

@@ -1,4 +1,5 @@
 //! Loop fixture: never returns, so only the instruction limit can end it.
+#![forbid(unsafe_code)]
 use std::cell::Cell;
 
 thread_local! {

@@ -1,5 +1,6 @@
 //! Inter-canister fixture: forwards a call to another canister (with cycles attached)
 //! and replies with what came back, or with the reject it got.
+#![forbid(unsafe_code)]
 use candid::Principal;
 use ic_cdk::call::Call;
 

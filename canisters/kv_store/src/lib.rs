@@ -1,5 +1,6 @@
 //! Key-value store fixture: data in `ic-stable-structures`, plus a heap-only counter of
 //! writes that survives upgrades only because the upgrade hooks carry it through stable memory.
+#![forbid(unsafe_code)]
 use std::cell::{Cell, RefCell};
 
 use ic_stable_structures::memory_manager::{MemoryId, MemoryManager, VirtualMemory};

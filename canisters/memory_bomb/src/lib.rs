@@ -1,4 +1,5 @@
 //! Memory bomb fixture: allocates without bound, so only the memory limit can stop it.
+#![forbid(unsafe_code)]
 use std::cell::RefCell;
 
 thread_local! {

@@ -1,5 +1,6 @@
 //! Trap fixture: changes heap, stable memory and certified data, then traps, so the sandbox
 //! must roll every one of those changes back.
+#![forbid(unsafe_code)]
 use std::cell::Cell;
 
 thread_local! {
