@@ -42,8 +42,8 @@ enum Suite {
 fn example(suite: Suite) -> Option<(&'static str, &'static str, &'static [&'static str], &'static [&'static str])> {
     match suite {
         Suite::Node => Some(("keel-e2e", "bench_node", &[], &[])),
-        Suite::Sandbox => Some(("keel-sandbox", "bench", &[], &[])),
-        Suite::Hypervisor => Some(("keel-hypervisor", "bench", &[], &[])),
+        Suite::Sandbox => Some(("keel-sandbox", "bench_sandbox", &[], &[])),
+        Suite::Hypervisor => Some(("keel-hypervisor", "bench_hypervisor", &[], &[])),
         Suite::Consensus => Some(("keel-consensus", "sim", &["--features", "sim"], &["--nodes", "4", "--bench", "200"])),
         Suite::All | Suite::Boot => None,
     }

@@ -154,13 +154,13 @@ mod tests {
     }
 
     #[test]
-    fn refuses_a_kernel_that_does_not_fit_below_8_mib() {
+    fn refuses_a_kernel_overlapping_the_firmwares_early_memory() {
         let mut kernel = crate::elf::tests::tiny_kernel(true);
         // The PT_LOAD header (second program header) gets a .bss reaching to 9 MiB.
         let memsz = 64 + 56 + 0x28;
         kernel[memsz..memsz + 8].copy_from_slice(&(8 * MIB).to_le_bytes());
         let files = EspFiles { loader: vec![], kernel, config: None };
         let err = build(Path::new("/nonexistent/x.img"), &files, Layout::default()).expect_err("refused");
-        assert!(matches!(err, ImageError::KernelTooLarge { end } if end == 9 * MIB), "{err}");
+        assert!(matches!(err, ImageError::KernelOverlapsFirmware { end, .. } if end == 9 * MIB), "{err}");
     }
 }

@@ -1,6 +1,6 @@
 //! Sandbox benchmarks: per-message fixed overhead and overhead over bare `wasmi`.
 //!
-//! `cargo run --release -p keel-sandbox --example bench` prints a table and writes
+//! `cargo run --release -p keel-sandbox --example bench_sandbox` prints a table and writes
 //! `target/bench/sandbox.json`. Numbers are medians of repeated runs (wall clock, host).
 
 use std::collections::BTreeMap;

@@ -1,5 +1,5 @@
 //! Host numbers for the node behind `Service` (release build):
-//! `cargo run -p keel-node --release --example bench`. Sequential v4 update latency,
+//! `cargo run -p keel-node --release --example bench_replica`. Sequential v4 update latency,
 //! a batch of parked updates, signed query latency, the consensus BLS operations a block
 //! costs, and an idle `tick`. Printed only; nothing here is a pass/fail threshold.
 
