@@ -122,6 +122,7 @@ fn definite_settings(s: &Settings, controllers: &[Principal]) -> (Type, Value) {
         ("freezing_threshold", Type::Nat),
         ("reserved_cycles_limit", Type::Nat),
         ("log_visibility", visibility_type()),
+        ("log_memory_limit", Type::Nat),
         ("snapshot_visibility", visibility_type()),
         ("status_visibility", visibility_type()),
         ("wasm_memory_limit", Type::Nat),
@@ -136,6 +137,8 @@ fn definite_settings(s: &Settings, controllers: &[Principal]) -> (Type, Value) {
         ("freezing_threshold", nat(s.freezing_threshold)),
         ("reserved_cycles_limit", nat(s.reserved_cycles_limit)),
         ("log_visibility", Value::variant("controllers", Value::Null)),
+        // The IC's canister log size (ic-reference §9: logs 4 KiB); clients require the field.
+        ("log_memory_limit", nat(LOG_MEMORY_LIMIT)),
         ("snapshot_visibility", Value::variant("controllers", Value::Null)),
         ("status_visibility", Value::variant("controllers", Value::Null)),
         ("wasm_memory_limit", nat(s.wasm_memory_limit)),
@@ -162,6 +165,10 @@ pub struct StatusView<'a> {
     pub idle_cycles_burned_per_day: Cycles,
 }
 
+/// Bytes of canister log kept (the IC's 4 KiB); Keel keeps no canister logs yet, so the
+/// store is always empty.
+const LOG_MEMORY_LIMIT: u64 = 4096;
+
 pub fn canister_status_result(s: &StatusView) -> (Type, Value) {
     let (settings_t, settings_v) = definite_settings(s.settings, s.controllers);
     let metrics = [
@@ -173,6 +180,7 @@ pub fn canister_status_result(s: &StatusView) -> (Type, Value) {
         "canister_history_size",
         "wasm_chunk_store_size",
         "snapshots_size",
+        "log_memory_store_size",
     ];
     let metrics_t = Type::record(&metrics.map(|m| (m, Type::Nat)));
     let metrics_v = Value::record(&metrics.map(|m| {
