@@ -115,21 +115,10 @@ impl<E: Executor> Round<'_, E> {
         let grew_past_limit = |b: &E::Memory, now: &E::Memory| now.heap_bytes() > limit_bytes && now.heap_bytes() > b.heap_bytes();
         if let Some(backup) = backup.filter(|b| outcome.result.is_ok() && grew_past_limit(b, &p.memory.pages)) {
             p.memory.pages = backup;
-            outcome = ExecutionOutcome {
-                result: Err(ExecutionError::OutOfMemory(alloc::format!(
-                    "memory grew past the canister's wasm_memory_limit of {limit_bytes} bytes"
-                ))),
-                response: None,
-                calls: Vec::new(),
-                cycles_accepted: Cycles::ZERO,
-                cycles_burned: Cycles::ZERO,
-                cycles_sent: Cycles::ZERO,
-                certified_data: None,
-                global_timer: None,
-                message_accepted: false,
-                dirty_pages: 0,
-                ..outcome
-            };
+            let error = ExecutionError::OutOfMemory(alloc::format!(
+                "memory grew past the canister's wasm_memory_limit of {limit_bytes} bytes"
+            ));
+            outcome = ExecutionOutcome::failed(error, outcome.instructions_used, outcome.logs);
         }
         let used = outcome.instructions_used.get().min(limit);
         let charge = fees.update_message_base().saturating_add(fees.instructions(used));

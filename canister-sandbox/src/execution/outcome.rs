@@ -57,7 +57,8 @@ pub struct ExecutionOutcome {
 }
 
 impl ExecutionOutcome {
-    pub(crate) fn failed(error: ExecutionError, instructions_used: NumInstructions, logs: Vec<Vec<u8>>) -> ExecutionOutcome {
+    /// The outcome of a message that failed: no effects, only its cost and logs.
+    pub fn failed(error: ExecutionError, instructions_used: NumInstructions, logs: Vec<Vec<u8>>) -> ExecutionOutcome {
         ExecutionOutcome {
             result: Err(error),
             instructions_used,
