@@ -2,6 +2,7 @@
 //! NIC's interrupt or smoltcp's next timer, and the HTTP server on top ([`http`]).
 
 pub mod http;
+mod syn_filter;
 
 use crate::devices::Nic;
 use crate::time::{self, Duration};
@@ -85,6 +86,7 @@ pub async fn run(mut nic: Nic, ip: Ipv4Config, port: u16, timeouts: http::Timeou
     }
     let mut sockets = SocketSet::new(vec![]);
     let mut server = http::Server::new(&mut sockets, port, timeouts);
+    let mut peers = syn_filter::Peers::default();
     match ip.gateway {
         Some(gw) => log::info!("network: {}/{} via {gw}, HTTP on port {port}", ip.address, ip.prefix),
         None => log::info!("network: {}/{} (no gateway), HTTP on port {port}", ip.address, ip.prefix),
@@ -94,9 +96,9 @@ pub async fn run(mut nic: Nic, ip: Ipv4Config, port: u16, timeouts: http::Timeou
             nic.device.ack_interrupt();
         }
         let next_tick = service.tick(time::unix_time_nanos());
-        iface.poll(smoltcp_now(), &mut nic.device, &mut sockets);
+        poll(&mut iface, &mut nic, &mut sockets, &mut peers);
         server.serve(&mut sockets, &mut service);
-        iface.poll(smoltcp_now(), &mut nic.device, &mut sockets);
+        poll(&mut iface, &mut nic, &mut sockets, &mut peers);
         let delay = iface
             .poll_delay(smoltcp_now(), &sockets)
             .map_or(MAX_SLEEP, |d| Duration::from_micros(d.total_micros()))
@@ -113,6 +115,13 @@ pub async fn run(mut nic: Nic, ip: Ipv4Config, port: u16, timeouts: http::Timeou
             None => sleep.await,
         }
     }
+}
+
+/// Moves frames between the NIC and the sockets, through the [`syn_filter`].
+fn poll(iface: &mut Interface, nic: &mut Nic, sockets: &mut SocketSet<'static>, peers: &mut syn_filter::Peers) {
+    peers.refresh(sockets);
+    let mut device = syn_filter::SynFilter { device: &mut nic.device, peers };
+    iface.poll(smoltcp_now(), &mut device, sockets);
 }
 
 /// Completes when either future does.
