@@ -1,7 +1,10 @@
-//! The node's keys: its Ed25519 node key (signs queries and consensus artifacts) and, for a
-//! one-node subnet, the whole threshold BLS subnet key (a t = n = 1 genesis dealing), whose
-//! public key is the network's root key. Everything derives from one 32-byte seed of boot
-//! entropy, so the seed is what persists (see [`crate::persistence`]).
+//! The node's keys: its Ed25519 node key (signs queries and consensus artifacts) and its
+//! share of the subnet's threshold BLS key, whose public key is the network's root key.
+//!
+//! * A one-node subnet deals itself the whole key (t = n = 1) from one 32-byte seed of boot
+//!   entropy, so the seed is what persists (see [`crate::persistence`]).
+//! * A member of a larger subnet gets its keys from a [`Membership`] record (a genesis
+//!   dealing written onto its disk before first boot), which also names its peers.
 
 use alloc::vec::Vec;
 use keel_consensus::crypto::{GenesisDealing, KeyError, NodeSecrets, SubnetPublicKeys};
@@ -12,22 +15,32 @@ use keel_crypto::Principal;
 use keel_interface::certificate::root_subnet_id;
 use keel_interface::query::NodeSigner;
 
+use crate::membership::Membership;
 
-/// This node's index in its (one-node) subnet.
+/// The index of the only node of a one-node subnet.
 pub const ME: NodeIndex = NodeIndex::new(0);
 
-/// The node key and the subnet key of a one-node subnet.
+/// Where a node's keys come from (and so what persists).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyOrigin {
+    /// A one-node subnet dealt from this seed.
+    Seed([u8; 32]),
+    /// A member of a subnet of several nodes.
+    Member(Membership),
+}
+
+/// The node key and the subnet key share.
 #[derive(Clone, Debug)]
 pub struct NodeKeys {
-    seed: [u8; 32],
+    origin: KeyOrigin,
     public: SubnetPublicKeys,
     secrets: NodeSecrets,
 }
 
 impl PartialEq for NodeKeys {
-    // The seed determines everything else.
+    // The origin determines everything else.
     fn eq(&self, other: &Self) -> bool {
-        self.seed == other.seed
+        self.origin == other.origin
     }
 }
 
@@ -36,12 +49,38 @@ impl NodeKeys {
     pub fn generate(seed: [u8; 32]) -> Result<NodeKeys, KeyError> {
         let GenesisDealing { public, mut secrets } = GenesisDealing::deal::<IcCrypto>(seed, 1, 1)?;
         let secrets = secrets.pop().ok_or(KeyError::NotAMember)?;
-        Ok(NodeKeys { seed, public, secrets })
+        Ok(NodeKeys { origin: KeyOrigin::Seed(seed), public, secrets })
     }
 
-    /// The seed the keys were dealt from (what persists).
-    pub(crate) fn seed(&self) -> &[u8; 32] {
-        &self.seed
+    /// The keys of a subnet member; checks that its secrets match the published keys.
+    pub fn member(membership: Membership) -> Result<NodeKeys, KeyError> {
+        use keel_consensus::crypto::Scheme;
+        let (public, secrets) = (membership.public.clone(), membership.secrets.clone());
+        IcCrypto::from_keys(&public, &secrets)?;
+        Ok(NodeKeys { origin: KeyOrigin::Member(membership), public, secrets })
+    }
+
+    /// Where the keys come from (what persists).
+    pub fn origin(&self) -> &KeyOrigin {
+        &self.origin
+    }
+
+    /// The subnet membership, unless this is a one-node subnet.
+    pub fn membership(&self) -> Option<&Membership> {
+        match &self.origin {
+            KeyOrigin::Member(m) => Some(m),
+            KeyOrigin::Seed(_) => None,
+        }
+    }
+
+    /// This node's index in its subnet.
+    pub fn index(&self) -> NodeIndex {
+        self.secrets.index
+    }
+
+    /// The subnet's public keys.
+    pub fn public(&self) -> &SubnetPublicKeys {
+        &self.public
     }
 
     /// The consensus crypto handle of this node.

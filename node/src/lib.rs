@@ -33,6 +33,7 @@ pub mod error;
 pub mod execution;
 pub mod ingress_pool;
 pub mod keys;
+pub mod membership;
 pub mod node;
 pub mod persistence;
 pub mod queries;
