@@ -32,6 +32,7 @@ pub mod crypto;
 pub mod error;
 pub mod execution;
 pub mod ingress_pool;
+pub mod journal;
 pub mod keys;
 pub mod membership;
 pub mod node;
