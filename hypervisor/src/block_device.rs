@@ -65,6 +65,11 @@ impl MemBlockDevice {
         MemBlockDevice { count: block_count, blocks: BTreeMap::new(), writes: 0 }
     }
 
+    /// The blocks ever written, by index (unwritten blocks read as zeros).
+    pub fn written(&self) -> impl Iterator<Item = (u64, &Block)> {
+        self.blocks.iter().map(|(i, b)| (*i, &**b))
+    }
+
     /// Total block writes issued so far (tests size their crash sweeps with it).
     pub fn writes(&self) -> u64 {
         self.writes

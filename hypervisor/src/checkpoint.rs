@@ -282,6 +282,12 @@ impl<D: BlockDevice> Store<D> {
         &self.dev
     }
 
+    /// The device, for blocks its owner keeps outside the store (e.g. a region's reserved
+    /// blocks in front of it). Writing the store's own blocks through it breaks recovery.
+    pub fn device_mut(&mut self) -> &mut D {
+        &mut self.dev
+    }
+
     pub fn into_device(self) -> D {
         self.dev
     }

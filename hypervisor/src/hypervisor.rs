@@ -195,6 +195,19 @@ impl<E: Executor> Hypervisor<E> {
         persistence::checkpoint(&mut self.state, store, &mut self.persisted)
     }
 
+    /// Checkpoints every page to `store`, a store this state was never written to (after
+    /// state sync installed it from elsewhere, say).
+    pub fn checkpoint_full<D: BlockDevice>(&mut self, store: &mut Store<D>) -> Result<(), CheckpointError> {
+        self.persisted.clear();
+        self.checkpoint(store)
+    }
+
+    /// Writes the executed state as a self-contained checkpoint to a fresh `store`, leaving
+    /// this node's own checkpointing as it was: what state sync serves to peers.
+    pub fn export<D: BlockDevice>(&self, store: &mut Store<D>) -> Result<(), CheckpointError> {
+        persistence::export(&self.state, store)
+    }
+
     /// Recovers from a device: the newest valid checkpoint, then every logged block
     /// replayed. The result has exactly the state (hash) the node had when it logged the
     /// last block.

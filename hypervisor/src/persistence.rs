@@ -226,6 +226,36 @@ pub fn checkpoint<E: Executor, D: BlockDevice>(
     store: &mut Store<D>,
     persisted: &mut BTreeSet<MemoryKey>,
 ) -> Result<(), CheckpointError> {
+    let keys = write_checkpoint(state, store, persisted)?;
+    // Mark clean only memories that were dirty, so partitions a query snapshot shares
+    // are not copied for nothing.
+    for p in state.canisters.values_mut() {
+        let dirty = !p.memory.pages.dirty_pages().is_empty()
+            || p.snapshots.values().any(|s| !s.memory.pages.dirty_pages().is_empty());
+        if dirty {
+            let p = Arc::make_mut(p);
+            p.memory.pages.mark_clean();
+            for s in p.snapshots.values_mut() {
+                s.memory.pages.mark_clean();
+            }
+        }
+    }
+    *persisted = keys;
+    Ok(())
+}
+
+/// Writes a self-contained checkpoint of `state` to a fresh `store` without touching the
+/// dirty tracking of the node's own store (state sync ships it to peers).
+pub fn export<E: Executor, D: BlockDevice>(state: &ReplicatedState<E>, store: &mut Store<D>) -> Result<(), CheckpointError> {
+    write_checkpoint(state, store, &BTreeSet::new()).map(|_| ())
+}
+
+/// Writes the pages and metadata of a checkpoint; returns the memories it covers.
+fn write_checkpoint<E: Executor, D: BlockDevice>(
+    state: &ReplicatedState<E>,
+    store: &mut Store<D>,
+    persisted: &BTreeSet<MemoryKey>,
+) -> Result<BTreeSet<MemoryKey>, CheckpointError> {
     let meta = state.encode_meta();
     let live = live_memories(state);
     let mut pages: Vec<(MemoryKey, PageIndex, [u8; PAGE_SIZE])> = Vec::new();
@@ -247,21 +277,7 @@ pub fn checkpoint<E: Executor, D: BlockDevice>(
     }
     let keys: BTreeSet<MemoryKey> = live.keys().copied().collect();
     store.checkpoint(state.height, &meta, &keys, pages.iter().map(|(k, i, p)| (*k, *i, &p[..])))?;
-    // Mark clean only memories that were dirty, so partitions a query snapshot shares
-    // are not copied for nothing.
-    for p in state.canisters.values_mut() {
-        let dirty = !p.memory.pages.dirty_pages().is_empty()
-            || p.snapshots.values().any(|s| !s.memory.pages.dirty_pages().is_empty());
-        if dirty {
-            let p = Arc::make_mut(p);
-            p.memory.pages.mark_clean();
-            for s in p.snapshots.values_mut() {
-                s.memory.pages.mark_clean();
-            }
-        }
-    }
-    *persisted = keys;
-    Ok(())
+    Ok(keys)
 }
 
 /// A restored state, the memories already on the store, and the logged blocks to replay.

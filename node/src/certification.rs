@@ -51,6 +51,14 @@ impl Certifier {
         Ok(Certifier { pending: BTreeMap::new(), latest: Some(latest) })
     }
 
+    /// A subnet member's start: its base state awaits the subnet's certification like any
+    /// executed state (one member's share certifies nothing).
+    pub fn awaiting(height: u64, tree: MerkleTree) -> Certifier {
+        let mut certifier = Certifier::default();
+        certifier.executed(height, tree);
+        certifier
+    }
+
     /// Remembers the tree of an executed height until its certification arrives.
     pub fn executed(&mut self, height: u64, tree: MerkleTree) {
         self.pending.insert(height, tree);

@@ -6,13 +6,14 @@ use keel_hypervisor::persistence::RecoverError;
 use keel_hypervisor::CheckpointError;
 
 use crate::certification::CertificationError;
-use crate::execution::ExecutionError;
+use crate::execution::{ExecutionError, InstallError};
+use crate::journal::JournalError;
 use crate::persistence::KeyStoreError;
 
 /// A node failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NodeError {
-    /// The keys do not form a valid one-node key set.
+    /// The keys do not form a valid key set.
     Keys(KeyError),
     /// The key record on the state device.
     KeyStore(KeyStoreError),
@@ -26,6 +27,11 @@ pub enum NodeError {
     Certification(CertificationError),
     /// A finalized block could not be executed durably; updates stop.
     Execution(ExecutionError),
+    /// The consensus journal could not be read or written; the member stops rather than
+    /// risk signing twice at one height after a restart.
+    Journal(JournalError),
+    /// A state fetched by state sync could not be installed.
+    Install(InstallError),
 }
 
 macro_rules! from_error {
@@ -36,4 +42,5 @@ macro_rules! from_error {
     )*};
 }
 from_error!(KeyError => Keys, KeyStoreError => KeyStore, CheckpointError => Checkpoint, RecoverError => Recover,
-    SetupError => Consensus, CertificationError => Certification, ExecutionError => Execution);
+    SetupError => Consensus, CertificationError => Certification, ExecutionError => Execution,
+    JournalError => Journal, InstallError => Install);

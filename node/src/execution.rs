@@ -11,7 +11,9 @@ use keel_hypervisor::codec::{DecodeError, Reader, Writer};
 use keel_hypervisor::message::Ingress;
 use keel_hypervisor::persistence::RecoverError;
 use keel_hypervisor::state_tree::SubnetKeys;
-use keel_hypervisor::{Block, BlockDevice, CheckpointError, Height, Hypervisor, RoundError, Store, SubnetConfig, Time};
+use keel_hypervisor::{
+    Block, BlockDevice, CheckpointError, Height, Hypervisor, MemBlockDevice, RoundError, Store, SubnetConfig, Time,
+};
 use keel_interface::service::IngressCall;
 use keel_sandbox::Sandbox;
 
@@ -27,6 +29,19 @@ pub enum ExecutionError {
     /// The block does not follow the executed height.
     Round(RoundError),
 }
+
+/// Why a state from a peer could not be installed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InstallError {
+    /// The snapshot is not a readable checkpoint.
+    Recover(RecoverError),
+    /// The own store could not be rewritten.
+    Persist(CheckpointError),
+}
+
+/// Blocks of the in-memory device an export is written to (sparse: only written blocks
+/// take memory); 64 GiB.
+const EXPORT_BLOCKS: u64 = 1 << 24;
 
 /// The executed state after one block.
 #[derive(Debug)]
@@ -108,6 +123,16 @@ impl<D: BlockDevice> Execution<D> {
         Ok(Execution { replica, store: Some(store), checkpoint_interval })
     }
 
+    /// The state device, if there is one.
+    pub fn device_mut(&mut self) -> Option<&mut D> {
+        self.store.as_mut().map(Store::device_mut)
+    }
+
+    /// The executed height.
+    pub fn height(&self) -> u64 {
+        self.replica.height().0
+    }
+
     /// The replicated state machine.
     pub fn replica(&self) -> &Replica {
         &self.replica
@@ -140,6 +165,32 @@ impl<D: BlockDevice> Execution<D> {
             self.replica.checkpoint(store).map_err(ExecutionError::Persist)?;
         }
         Ok(Executed { height: block.height.0, tree: self.tree() })
+    }
+
+    /// Replaces the state with the checkpoint on `snapshot` if its certified root is
+    /// `root` (state sync); the own store is formatted and gets a full checkpoint of it.
+    /// `Ok(None)`: the snapshot is not that state.
+    pub fn install(&mut self, snapshot: MemBlockDevice, keys: SubnetKeys, root: [u8; 32]) -> Result<Option<Executed>, InstallError> {
+        let (mut replica, _) = Hypervisor::recover(Sandbox::default(), snapshot, keys).map_err(InstallError::Recover)?;
+        let tree = MerkleTree::new(&replica.state_tree().to_hash_tree());
+        if tree.digest() != root {
+            return Ok(None);
+        }
+        if let Some(store) = self.store.take() {
+            let mut store = Store::format(store.into_device()).map_err(InstallError::Persist)?;
+            replica.checkpoint_full(&mut store).map_err(InstallError::Persist)?;
+            self.store = Some(store);
+        }
+        self.replica = replica;
+        Ok(Some(Executed { height: self.height(), tree }))
+    }
+
+    /// A self-contained checkpoint of the executed state on an in-memory device (what
+    /// state sync serves).
+    pub fn export(&self) -> Result<MemBlockDevice, CheckpointError> {
+        let mut store = Store::format(MemBlockDevice::new(EXPORT_BLOCKS))?;
+        self.replica.export(&mut store)?;
+        Ok(store.into_device())
     }
 
     /// Executed ingress still inside its expiry window: (id, expiry).

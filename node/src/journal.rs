@@ -155,10 +155,14 @@ impl Journal {
         Ok(())
     }
 
-    /// Folds the current half's records into the state.
+    /// Folds the current half's records into the state. A generation starts with its
+    /// catch-up package, which is the base whatever its height.
     fn replay<D: BlockDevice>(&mut self, dev: &mut D) -> Result<(), JournalError> {
         while let Some((record, blocks)) = self.read_record(dev)? {
-            self.state.apply(&record);
+            match (&record, self.next_sequence) {
+                (PersistRecord::Cup(cup), 0) => self.state = Persisted::genesis(cup.clone()),
+                _ => self.state.apply(&record),
+            }
             self.next_block += blocks;
             self.next_sequence += 1;
         }
@@ -328,7 +332,9 @@ mod tests {
         records.push(PersistRecord::Proposal(proposal.clone()));
         journal.append(&mut dev, &records[..2]).unwrap();
         journal.append(&mut dev, &records[2..]).unwrap();
-        let reopened = Journal::open(&mut dev, genesis()).unwrap();
+        // The package offered on open is only for a device without a journal.
+        let elsewhere = CatchUpPackage::genesis(block(5, BlockHash::default(), 0), StateHash([5; 32]), &[2; 96]);
+        let reopened = Journal::open(&mut dev, elsewhere).unwrap();
         assert!(reopened.persisted() == journal.persisted(), "the journal lost or changed records");
         let p = reopened.persisted();
         assert_eq!(p.finalized.len(), 3);

@@ -34,12 +34,14 @@ pub mod execution;
 pub mod ingress_pool;
 pub mod journal;
 pub mod keys;
+mod member;
 pub mod membership;
 pub mod node;
 pub mod persistence;
 pub mod queries;
 pub mod service;
 pub mod state_reader;
+pub mod sync;
 
 pub use config::NodeConfig;
 pub use error::NodeError;

@@ -12,7 +12,11 @@ use keel_interface::http::{HttpRequest, HttpResponse};
 use keel_interface::route::CallVersion;
 use keel_interface::service::{handle, Action, IngressCall};
 
+use alloc::vec::Vec;
+use keel_consensus::NodeIndex;
+
 use crate::certification::is_final;
+use crate::consensus::Outgoing;
 use crate::execution::ingress_message;
 use crate::node::Node;
 use crate::queries::{reject_of, Queries};
@@ -43,6 +47,18 @@ pub trait Service {
     fn cancel(&mut self, ticket: u64) {
         let _ = ticket;
     }
+    /// Bytes a peer of the subnet sent over its authenticated connection (members only).
+    fn on_peer_message(&mut self, peer: NodeIndex, bytes: &[u8], now_unix_nanos: u64) {
+        let _ = (peer, bytes, now_unix_nanos);
+    }
+    /// A connection to a peer was (re)established.
+    fn on_peer_connected(&mut self, peer: NodeIndex, now_unix_nanos: u64) {
+        let _ = (peer, now_unix_nanos);
+    }
+    /// Messages for peers; whatever they depend on is durable already.
+    fn take_outbox(&mut self) -> Vec<Outgoing> {
+        Vec::new()
+    }
 }
 
 impl<D: BlockDevice> Service for Node<D> {
@@ -72,6 +88,18 @@ impl<D: BlockDevice> Service for Node<D> {
 
     fn cancel(&mut self, ticket: u64) {
         self.pool.cancel(ticket);
+    }
+
+    fn on_peer_message(&mut self, peer: NodeIndex, bytes: &[u8], now: u64) {
+        Node::on_peer_message(self, peer, bytes, now);
+    }
+
+    fn on_peer_connected(&mut self, peer: NodeIndex, now: u64) {
+        Node::on_peer_connected(self, peer, now);
+    }
+
+    fn take_outbox(&mut self) -> Vec<Outgoing> {
+        Node::take_outbox(self)
     }
 
     fn tick(&mut self, now: u64) -> Duration {

@@ -45,7 +45,7 @@ fn replies_released_before_a_crash_survive_it() {
     let mut cfg = config();
     cfg.checkpoint_interval = 2; // crash points inside checkpoints too
     let alice = user(11);
-    let mut base = MemBlockDevice::new(1 << 14);
+    let mut base = MemBlockDevice::new(keel_node::persistence::RESERVED_BLOCKS + (1 << 14));
     let (cid, clock) = {
         let mut h = Harness::start_with(cfg.clone(), 1, Some(&mut base), real_now());
         let cid = h.create(&alice);

@@ -61,7 +61,7 @@ fn status_reports_the_root_key_and_health() {
 
 #[test]
 fn counter_lifecycle_then_restart_from_the_device() {
-    let mut dev = MemBlockDevice::new(1 << 16);
+    let mut dev = MemBlockDevice::new(keel_node::persistence::RESERVED_BLOCKS + (1 << 16));
     let alice = user(7);
     let bob = user(8);
     let (cid, root_key, inc_rid, clock) = {
@@ -137,7 +137,7 @@ fn upgrade_keeps_stable_data_and_checkpoints_survive_restart() {
     cfg.checkpoint_interval = 3;
     let alice = user(9);
     let (cid, clock, hash) = {
-        let dev = FileBlockDevice::open(&path, 1 << 16).unwrap();
+        let dev = FileBlockDevice::open(&path, keel_node::persistence::RESERVED_BLOCKS + (1 << 16)).unwrap();
         let mut h = Harness::start_with(cfg.clone(), 3, Some(dev), real_now());
         let cid = h.create(&alice);
         assert!(matches!(h.install(&alice, cid, CanisterInstallMode::Install, kv_wasm(), Encode!().unwrap()), Outcome::Replied(_)));
@@ -153,7 +153,7 @@ fn upgrade_keeps_stable_data_and_checkpoints_survive_restart() {
         let hash = h.node.state_hash();
         (cid, h.clock, hash)
     };
-    let dev = FileBlockDevice::open(&path, 1 << 16).unwrap();
+    let dev = FileBlockDevice::open(&path, keel_node::persistence::RESERVED_BLOCKS + (1 << 16)).unwrap();
     let mut h = Harness::start_with(cfg, 4, Some(dev), clock + 1_000_000_000);
     assert_eq!(h.node.state_hash(), hash, "recovery rebuilds exactly the executed state");
     let got = Decode!(&h.query(&alice, cid, "get", Encode!(&"k").unwrap()).unwrap(), Option<String>).unwrap();
@@ -163,7 +163,7 @@ fn upgrade_keeps_stable_data_and_checkpoints_survive_restart() {
 
 #[test]
 fn a_device_with_state_but_no_key_record_is_refused() {
-    let mut dev = MemBlockDevice::new(1 << 12);
+    let mut dev = MemBlockDevice::new(keel_node::persistence::RESERVED_BLOCKS + (1 << 12));
     drop(Harness::start(1, Some(&mut dev)));
     dev.write_block(0, &[0; keel_hypervisor::BLOCK_SIZE]).unwrap();
     let err = keel_node::Node::new(config(), keys(1), Some(&mut dev), real_now()).unwrap_err();
