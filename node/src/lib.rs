@@ -42,6 +42,7 @@ pub mod queries;
 pub mod service;
 pub mod state_reader;
 pub mod sync;
+pub mod transport;
 
 pub use config::NodeConfig;
 pub use error::NodeError;
