@@ -6,8 +6,6 @@
 
 use candid::{Decode, Encode, Principal};
 use ic_agent::Agent;
-use ic_utils::interfaces::ManagementCanister;
-use ic_utils::interfaces::management_canister::builders::CanisterInstallMode;
 use keel_e2e::TestNode;
 use keel_fixtures::Canister;
 use std::io::{Read, Write};
@@ -42,21 +40,8 @@ fn boot_to_status() -> Result<f64, String> {
 }
 
 async fn install_counter(agent: &Agent) -> Principal {
-    let mgmt = ManagementCanister::create(agent);
-    let (id,) = mgmt
-        .create_canister()
-        .as_provisional_create_with_amount(Some(100_000_000_000_000))
-        .call_and_wait()
-        .await
-        .unwrap_or_else(|e| panic!("create: {e}"));
-    let wasm = Canister::Counter.wasm().unwrap_or_else(|e| panic!("{e}"));
-    mgmt.install_code(&id, &wasm)
-        .with_mode(CanisterInstallMode::Install)
-        .with_raw_arg(Encode!(&0u64).unwrap_or_default())
-        .call_and_wait()
-        .await
-        .unwrap_or_else(|e| panic!("install: {e}"));
-    id
+    let arg = Encode!(&0u64).unwrap_or_default();
+    keel_e2e::agent::install(agent, Canister::Counter, arg, 100_000_000_000_000).await.unwrap_or_else(|e| panic!("{e}"))
 }
 
 async fn update(agent: &Agent, id: &Principal) -> u64 {

@@ -1,12 +1,22 @@
 //! End-to-end test support: boots the real node kernel under QEMU with its HTTP port
-//! forwarded to a free loopback port (and an optional state disk), so tests can point
-//! unmodified IC clients at it. Everything goes through `keel-qemu`.
+//! forwarded to a free loopback port, so tests can point unmodified IC clients at it —
+//! one node ([`TestNode`], an optional state disk) or a subnet of several ([`Testnet`],
+//! which `cargo xtask testnet` runs too). [`agent`] holds the client-side steps tests and
+//! benches share. Everything goes through `keel-qemu`.
 #![forbid(unsafe_code)]
 #![cfg_attr(target_os = "none", no_std)]
 
+pub mod agent;
+mod boot;
+pub mod genesis;
+mod testnet;
+
+pub use boot::{pick_ports, url};
+pub use testnet::{Options, Testnet};
+
+use boot::NodeBoot;
 use keel_qemu::build::{self, Flavor};
-use keel_qemu::{Echo, Machine, Qemu, QemuError, Ready};
-use std::net::TcpListener;
+use keel_qemu::{Echo, Qemu, Ready};
 use std::path::Path;
 use std::time::Duration;
 
@@ -19,7 +29,7 @@ pub struct TestNode {
 
 /// A loopback port nobody listens on right now.
 pub fn free_port() -> std::io::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 /// Creates a sparse state disk of `mib` MiB if `path` does not exist yet.
@@ -40,13 +50,10 @@ impl TestNode {
     pub fn start_with(disk: Option<&Path>, cmdline: &str) -> Result<Self, String> {
         let kernel = build::kernel(Flavor::Node, true)?;
         let port = free_port().map_err(|e| e.to_string())?;
-        let mut machine = Machine::node(kernel, port, disk);
-        if let keel_qemu::Boot::Pvh { cmdline: line, .. } = &mut machine.boot {
-            *line = cmdline.to_owned();
-        }
-        let mut qemu = Qemu::start(&machine, Echo::Silent, false).map_err(|e| e.to_string())?;
-        let ready = qemu.wait_ready(Duration::from_secs(120)).map_err(|e: QemuError| e.to_string())?;
-        Ok(Self { qemu, url: format!("http://127.0.0.1:{port}"), ready })
+        let boot = NodeBoot { kernel: &kernel, port, disk, subnet: None, memory_mib: 512, cmdline, echo: Echo::Silent };
+        let mut qemu = boot.spawn()?;
+        let ready = qemu.wait_ready(Duration::from_secs(120)).map_err(|e| e.to_string())?;
+        Ok(Self { qemu, url: url(port), ready })
     }
 
     /// `host:port` of the node's HTTP interface, for raw TCP clients.

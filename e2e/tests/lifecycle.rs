@@ -11,40 +11,24 @@ use ic_utils::call::AsyncCall;
 use ic_utils::interfaces::ManagementCanister;
 use ic_utils::interfaces::management_canister::builders::CanisterInstallMode;
 use keel_e2e::TestNode;
+use keel_e2e::agent::{self as client, kv_get};
 use keel_fixtures::Canister;
 
 async fn agent_for(node: &TestNode) -> Agent {
-    let agent = Agent::builder().with_url(&node.url).build().unwrap_or_else(|e| panic!("{e}"));
-    agent.fetch_root_key().await.unwrap_or_else(|e| panic!("fetch_root_key: {e}\n{}", node.log()));
-    agent
+    client::agent_for(&node.url).await.unwrap_or_else(|e| panic!("{e}\n{}", node.log()))
 }
 
 async fn create_and_install(agent: &Agent, node: &TestNode) -> Principal {
-    let mgmt = ManagementCanister::create(agent);
-    let (id,) = mgmt
-        .create_canister()
-        .as_provisional_create_with_amount(Some(10_000_000_000_000))
-        .call_and_wait()
-        .await
-        .unwrap_or_else(|e| panic!("create: {e}\n{}", node.log()));
-    let wasm = Canister::KvStore.wasm().unwrap_or_else(|e| panic!("{e}"));
-    mgmt.install_code(&id, &wasm)
-        .with_mode(CanisterInstallMode::Install)
-        .call_and_wait()
-        .await
-        .unwrap_or_else(|e| panic!("install: {e}\n{}", node.log()));
-    id
+    let arg = Encode!().unwrap_or_default();
+    client::install(agent, Canister::KvStore, arg, 10_000_000_000_000).await.unwrap_or_else(|e| panic!("{e}\n{}", node.log()))
 }
 
 async fn put(agent: &Agent, id: &Principal, key: &str, value: &str) -> Option<String> {
-    let arg = Encode!(&key, &value).unwrap_or_default();
-    let reply = agent.update(id, "put").with_arg(arg).call_and_wait().await.unwrap_or_else(|e| panic!("put: {e}"));
-    Decode!(&reply, Option<String>).unwrap_or_else(|e| panic!("{e}"))
+    client::kv_put(agent, id, key, value).await.unwrap_or_else(|e| panic!("{e}"))
 }
 
-async fn get(agent: &Agent, id: &Principal, key: &str) -> Result<Option<String>, ic_agent::AgentError> {
-    let reply = agent.query(id, "get").with_arg(Encode!(&key).unwrap_or_default()).call().await?;
-    Ok(Decode!(&reply, Option<String>).unwrap_or_else(|e| panic!("{e}")))
+async fn get(agent: &Agent, id: &Principal, key: &str) -> Result<Option<String>, String> {
+    kv_get(agent, id, key).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -103,5 +103,7 @@ mod tests {
     fn hint_names_the_exact_packages() {
         let hint = install_hint(&[Tool::Qemu, Tool::Swtpm]);
         assert!(hint.contains("sudo apt-get install -y qemu-system-x86 swtpm swtpm-tools"), "{hint}");
+        let hint = install_hint(&[Tool::Vde]);
+        assert!(hint.ends_with("sudo apt-get install -y vde2"), "the testnet's switch: {hint}");
     }
 }

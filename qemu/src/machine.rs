@@ -1,8 +1,18 @@
 //! Virtual machine descriptions and their QEMU command lines.
 
 use keel_abi::exit::DEBUG_EXIT_PORT;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// The fifth MAC octet of a node's public NIC (QEMU's user network)...
+const PUBLIC_NIC: u8 = 0x02;
+/// ... and of its subnet NIC; the sixth is the node's number, so a frame dump names its node.
+const SUBNET_NIC: u8 = 0x01;
+
+/// A locally administered MAC in QEMU's 52:54:00 range.
+fn mac(nic: u8, number: u8) -> String {
+    format!("52:54:00:00:{nic:02x}:{number:02x}")
+}
 
 /// How the machine starts.
 #[derive(Clone, Debug)]
@@ -50,10 +60,24 @@ impl Machine {
 
     /// A one-node Keel: the node kernel, its HTTP port forwarded to `127.0.0.1:host_http`,
     /// virtio-rng for entropy and, if given, a state disk.
-    pub fn node(kernel: impl Into<PathBuf>, host_http: u16, state: Option<&std::path::Path>) -> Self {
+    pub fn node(kernel: impl Into<PathBuf>, host_http: u16, state: Option<&Path>) -> Self {
+        Self::node_numbered(kernel, host_http, state, 1)
+    }
+
+    /// Member `number` (1-based: the last octet of its subnet address, 1..=253) of a
+    /// testnet: a [`Self::node`] with its state disk, plus a second NIC on the switch at
+    /// `switch` (see [`crate::VdeSwitch`]). The kernel takes the first virtio-net NIC in PCI
+    /// order as the public one and the second as the subnet one, and QEMU assigns PCI slots
+    /// in command-line order, so the subnet NIC is always added after the public one here.
+    pub fn member(kernel: impl Into<PathBuf>, host_http: u16, state: &Path, switch: &Path, number: u8) -> Self {
+        Self::node_numbered(kernel, host_http, Some(state), number)
+            .with_device(Device::VdeNet { mac: mac(SUBNET_NIC, number), socket: switch.to_owned() })
+    }
+
+    fn node_numbered(kernel: impl Into<PathBuf>, host_http: u16, state: Option<&Path>, number: u8) -> Self {
         let guest_http = keel_abi::net::HTTP_PORT;
         let mut machine = Self::pvh(kernel, "")
-            .with_device(Device::UserNet { mac: "52:54:00:00:02:01".into(), forwards: vec![(host_http, guest_http)] })
+            .with_device(Device::UserNet { mac: mac(PUBLIC_NIC, number), forwards: vec![(host_http, guest_http)] })
             .with_device(Device::Rng);
         if let Some(path) = state {
             machine = machine.with_device(Device::Disk { path: path.to_owned() });
@@ -77,7 +101,7 @@ impl Machine {
 
     /// The QEMU invocation. Output is the serial console on stdout; QEMU's own messages
     /// go to stderr.
-    pub fn command(&self, qemu: &std::path::Path) -> Command {
+    pub fn command(&self, qemu: &Path) -> Command {
         let mut cmd = Command::new(qemu);
         let machine = match self.boot {
             Boot::Pvh { .. } => "pc",
@@ -174,6 +198,25 @@ mod tests {
         let joined = args(&m).join(" ");
         assert!(joined.contains("hostfwd=tcp:127.0.0.1:4943-:8080"), "{joined}");
         assert!(joined.contains("virtio-net-pci,netdev=net0,mac=52:54:00:00:02:01"));
+    }
+
+    #[test]
+    fn a_member_has_its_public_nic_first_and_its_subnet_nic_second() {
+        let m = Machine::member("/k", 4944, Path::new("/d/node2.img"), Path::new("/d/subnet"), 2);
+        let a = args(&m);
+        let at = |needle: &str| a.iter().position(|x| x.contains(needle)).unwrap_or_else(|| panic!("no {needle} in {a:?}"));
+        assert!(at("virtio-net-pci,netdev=net0,mac=52:54:00:00:02:02") < at("mac=52:54:00:00:01:02"), "{a:?}");
+        assert!(at("user,id=net0,hostfwd=tcp:127.0.0.1:4944-:8080") < at("vde,id="), "{a:?}");
+        assert!(a.contains(&"vde,id=net3,sock=/d/subnet".to_string()), "{a:?}");
+        assert!(a.contains(&"virtio-net-pci,netdev=net3,mac=52:54:00:00:01:02".to_string()), "{a:?}");
+        assert!(a.contains(&"if=none,id=disk2,format=raw,file=/d/node2.img".to_string()), "{a:?}");
+        assert_eq!(a.iter().filter(|x| x.starts_with("virtio-net-pci")).count(), 2, "{a:?}");
+    }
+
+    #[test]
+    fn member_macs_are_hex_octets() {
+        assert_eq!(mac(SUBNET_NIC, 12), "52:54:00:00:01:0c");
+        assert_eq!(mac(PUBLIC_NIC, 253), "52:54:00:00:02:fd");
     }
 
     #[test]

@@ -29,6 +29,8 @@ enum Suite {
     Boot,
     /// A booted node under ic-agent load: boot-to-status, update/query latency, throughput.
     Node,
+    /// A four-node subnet under QEMU: update latency, throughput, certified heights per second.
+    Testnet,
     /// Canister sandbox: per-message overhead, overhead over bare wasmi.
     Sandbox,
     /// Hypervisor: canister creation, fork, memory per canister, checkpoints, rounds.
@@ -42,6 +44,7 @@ enum Suite {
 fn example(suite: Suite) -> Option<(&'static str, &'static str, &'static [&'static str], &'static [&'static str])> {
     match suite {
         Suite::Node => Some(("keel-e2e", "bench_node", &[], &[])),
+        Suite::Testnet => Some(("keel-e2e", "bench_testnet", &[], &[])),
         Suite::Sandbox => Some(("keel-sandbox", "bench_sandbox", &[], &[])),
         Suite::Hypervisor => Some(("keel-hypervisor", "bench_hypervisor", &[], &[])),
         Suite::Consensus => Some(("keel-consensus", "sim", &["--features", "sim"], &["--nodes", "4", "--bench", "200"])),
@@ -50,13 +53,13 @@ fn example(suite: Suite) -> Option<(&'static str, &'static str, &'static [&'stat
 }
 
 pub fn run(args: Args) -> Result<(), String> {
-    setup::machine()?;
+    setup::machine_with_testnet()?;
     let out_dir = build::target_dir().join("bench");
     std::fs::create_dir_all(&out_dir).map_err(|e| e.to_string())?;
     if matches!(args.suite, Suite::All | Suite::Boot) {
         boot(args.boots.max(1), args.uefi_boots, &out_dir)?;
     }
-    let suites = [Suite::Sandbox, Suite::Hypervisor, Suite::Consensus, Suite::Node];
+    let suites = [Suite::Sandbox, Suite::Hypervisor, Suite::Consensus, Suite::Node, Suite::Testnet];
     for suite in suites.into_iter().filter(|s| args.suite == Suite::All || args.suite == *s) {
         if let Some((package, name, features, example_args)) = example(suite) {
             let example_args: Vec<String> = example_args.iter().map(|a| a.to_string()).collect();

@@ -2,6 +2,7 @@
 //!
 //! * `cargo xtask run`   — builds the release kernel and boots a one-node Keel under QEMU.
 //! * `cargo xtask test`  — host tests of every crate, in-kernel tests under QEMU, end-to-end.
+//! * `cargo xtask testnet` — a subnet of several nodes under QEMU until Ctrl-C.
 //! * `cargo xtask sim`   — a large sweep of the consensus simulator.
 //! * `cargo xtask bench` — benchmarks, printed as a table and written as JSON to target/bench.
 //! * `cargo xtask image` — the flashable GPT disk image and its measurement manifest.
@@ -19,6 +20,7 @@ mod setup;
 mod sim;
 mod stats;
 mod test;
+mod testnet;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -36,6 +38,8 @@ enum Command {
     Run(run::Args),
     /// Run all tests: host tests, in-kernel tests under QEMU, end-to-end tests.
     Test(test::Args),
+    /// Boot a subnet of several nodes under QEMU (Ctrl-C stops it).
+    Testnet(testnet::Args),
     /// Run benchmarks; prints a table and writes JSON under target/bench/.
     Bench(bench::Args),
     /// Build the flashable GPT disk image and its measurement manifest.
@@ -50,6 +54,7 @@ fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Run(args) => run::run(args),
         Command::Test(args) => test::run(args),
+        Command::Testnet(args) => testnet::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Image(args) => image::run(args),
         Command::Attest(args) => attest::run(args),

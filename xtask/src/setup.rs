@@ -36,10 +36,17 @@ pub fn toolchain() -> Result<(), String> {
     if status.success() { Ok(()) } else { Err(format!("rustup target add {} failed", missing.join(" "))) }
 }
 
-/// Everything `run` and `test` need on the host.
+/// Everything `run` needs on the host.
 pub fn machine() -> Result<(), String> {
     toolchain()?;
     host::ensure(&[Tool::Qemu, Tool::Ovmf, Tool::Swtpm])
+}
+
+/// As [`machine`], plus `vde2`, whose switch is a testnet's subnet network: for `test`
+/// (the end-to-end testnet test), `bench` and `testnet`.
+pub fn machine_with_testnet() -> Result<(), String> {
+    toolchain()?;
+    host::ensure(&[Tool::Qemu, Tool::Ovmf, Tool::Swtpm, Tool::Vde])
 }
 
 /// Prints a progress heading.

@@ -43,7 +43,7 @@ impl Tally {
 }
 
 pub fn run(args: Args) -> Result<(), String> {
-    setup::machine()?;
+    setup::machine_with_testnet()?;
     let wants = |suite| args.only.is_none_or(|only| only == suite) && (args.ktest.is_none() || suite == Suite::Kernel);
     let mut tally = Tally::default();
     if wants(Suite::Host) {
