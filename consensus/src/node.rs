@@ -514,9 +514,9 @@ fn node_take(out: &mut Vec<Output>) -> Vec<Output> {
     core::mem::take(out)
 }
 
-#[cfg(any(test, feature = "sim"))]
 impl<C: Crypto> ConsensusNode<C> {
-    /// A human-readable dump of the pool and round, for replaying a failing seed.
+    /// A human-readable dump of the pool and round, for replaying a failing seed or for an
+    /// operator looking at a stalled node.
     pub fn debug_dump(&self) -> alloc::string::String {
         use core::fmt::Write;
         let mut s = alloc::string::String::new();

@@ -87,7 +87,6 @@ impl Round {
     }
 
     /// Short description for debugging.
-    #[cfg(any(test, feature = "sim"))]
     pub fn describe(&self) -> alloc::string::String {
         match self {
             Round::AwaitingBeacon { height, share_sent } => {

@@ -12,6 +12,8 @@ use keel_abi::console::Event;
 use keel_drivers::virtio::{blk::Disk, rng::Entropy};
 use keel_hypervisor::BlockDevice;
 use keel_interface::http::{HttpRequest, HttpResponse, Method};
+use core::sync::atomic::{AtomicBool, Ordering};
+use keel_consensus::NodeIndex;
 use keel_node::{Node, NodeConfig, NodeKeys, Reply, Service};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -62,26 +64,76 @@ pub fn run(boot: &BootData) -> ! {
     executor::spawn("console", console());
     let devices = crate::devices::discover();
     phase("devices");
-    let mut node = start_replica(devices.entropy, devices.disks.into_iter().next());
+    let mut entropy = devices.entropy;
+    let mut node = start_replica(&mut entropy, devices.disks.into_iter().next());
     phase("replica");
-    executor.run_until(certify_first_block(&mut node));
-    phase("certified");
+    let membership = node.keys().membership().cloned();
+    if membership.is_none() {
+        // Alone, the node certifies by itself; a member needs its peers, so the network first.
+        executor.run_until(certify_first_block(&mut node));
+        phase("certified");
+    }
     crate::println!("  root key (DER): {}", Hex(node.root_key_der()));
-    match devices.nics.into_iter().next() {
+    let mut nics = devices.nics.into_iter();
+    match nics.next() {
         Some(nic) => {
             let config = crate::attest::config();
             let ip = crate::net::Ipv4Config::for_node(config, boot.cmdline());
             let port = config.map_or(keel_abi::net::HTTP_PORT, |c| c.network.http_port);
             let timeouts = crate::net::http::Timeouts::from_cmdline(boot.cmdline());
-            let service = Attested { replica: node, report: crate::attest::report() };
-            executor.spawn_local("net", crate::net::run(nic, ip, port, timeouts, service));
+            let subnet = membership.as_ref().and_then(|m| subnet_network(m, nics.next(), entropy));
+            let service = Attested { replica: node, report: crate::attest::report(), next_report: time::now(), reported_height: 0 };
+            let public = crate::net::Link::new(nic, ip);
+            executor.spawn_local("net", crate::net::run(public, port, timeouts, subnet, service));
         }
         None => log::warn!("no network card: the node cannot serve"),
+    }
+    if membership.is_some() {
+        executor.run_until(peers_certify());
+        phase("certified");
     }
     crate::println!("{}", Event::Ready { micros: time::since_boot().as_micros() as u64 });
     crate::println!("  type `help` on this console for commands; Ctrl-C in `cargo xtask run` stops QEMU");
     executor.run_until(core::future::pending::<()>());
     unreachable!("the node's main future never completes")
+}
+
+/// The subnet NIC (the second one) with the member's address, and its P2P network.
+fn subnet_network(
+    membership: &keel_node::membership::Membership,
+    nic: Option<crate::devices::Nic>,
+    entropy: Entropy,
+) -> Option<crate::net::Subnet> {
+    let Some(nic) = nic else {
+        log::error!("member {} of a subnet has no second network card for its peers", membership.me());
+        return None;
+    };
+    let address = membership.my_address()?;
+    let ip = crate::net::Ipv4Config {
+        address: address.ip.into(),
+        prefix: membership.prefix_len,
+        gateway: None,
+    };
+    let mut link = crate::net::Link::new(nic, ip);
+    let p2p = crate::net::p2p::P2p::new(membership, link.sockets_mut(), entropy)?;
+    log::info!("subnet: member {} of {}, P2P on port {}", membership.me(), membership.addresses.len(), address.port);
+    Some(crate::net::Subnet { link, p2p })
+}
+
+/// Set once the replica serves a state its subnet certified.
+static CERTIFIED: AtomicBool = AtomicBool::new(false);
+
+/// Waits until the subnet certified a state of this member (peers must be up for that).
+async fn peers_certify() {
+    let start = time::now();
+    let mut next_note = start + Duration::from_secs(10);
+    while !CERTIFIED.load(Ordering::Acquire) {
+        if time::now() >= next_note {
+            log::info!("waiting for the subnet to certify ({} s): are the peers up?", start.elapsed().as_secs());
+            next_note = time::now() + Duration::from_secs(10);
+        }
+        time::timer::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Reports the end of a boot phase to the console (and so to `cargo xtask bench boot`).
@@ -91,7 +143,7 @@ fn phase(name: &str) {
 
 /// Creates or recovers the replica: keys from entropy on first boot, everything from the
 /// state disk afterwards (without a disk the node keeps nothing across restarts).
-fn start_replica(mut entropy: Entropy, disk: Option<Disk>) -> Node<StateDisk> {
+fn start_replica(entropy: &mut Entropy, disk: Option<Disk>) -> Node<StateDisk> {
     let mut seed = [0u8; 32];
     if entropy.fill(&mut seed).is_err() {
         panic!("no entropy source (neither virtio-rng nor RDRAND): cannot create node keys");
@@ -128,7 +180,14 @@ pub const ATTESTATION_PATH: &str = "/api/v2/keel/attestation";
 struct Attested {
     replica: Node<StateDisk>,
     report: Option<&'static [u8]>,
+    /// When the chain's heights are next logged.
+    next_report: time::Instant,
+    /// The finalized height logged last.
+    reported_height: u64,
 }
+
+/// How often the chain's heights are logged.
+const PROGRESS_REPORT: Duration = Duration::from_secs(10);
 
 impl Service for Attested {
     fn handle(&mut self, request: &HttpRequest, now_unix_nanos: u64) -> Reply {
@@ -155,11 +214,36 @@ impl Service for Attested {
     }
 
     fn tick(&mut self, now_unix_nanos: u64) -> Duration {
-        self.replica.tick(now_unix_nanos)
+        let wait = self.replica.tick(now_unix_nanos);
+        if self.replica.certified().is_some() {
+            CERTIFIED.store(true, Ordering::Release);
+        }
+        if time::now() >= self.next_report {
+            self.next_report = time::now() + PROGRESS_REPORT;
+            let progress = self.replica.progress();
+            log::info!("chain: {progress:?} halted: {:?} consensus: {:?}", self.replica.halted(), self.replica.consensus_stats());
+            if progress.finalized == self.reported_height && self.replica.keys().membership().is_some() {
+                log::warn!("no block finalized for {} s:\n{}", PROGRESS_REPORT.as_secs(), self.replica.consensus_dump());
+            }
+            self.reported_height = progress.finalized;
+        }
+        wait
     }
 
     fn cancel(&mut self, ticket: u64) {
         self.replica.cancel(ticket);
+    }
+
+    fn on_peer_message(&mut self, peer: NodeIndex, bytes: &[u8], now_unix_nanos: u64) {
+        self.replica.on_peer_message(peer, bytes, now_unix_nanos);
+    }
+
+    fn on_peer_connected(&mut self, peer: NodeIndex, now_unix_nanos: u64) {
+        self.replica.on_peer_connected(peer, now_unix_nanos);
+    }
+
+    fn take_outbox(&mut self) -> alloc::vec::Vec<keel_node::consensus::Outgoing> {
+        self.replica.take_outbox()
     }
 }
 

@@ -18,6 +18,7 @@
 //!   ([`crate::journal`]) before anything that follows them is sent, and the protocol is
 //!   restored from them.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::time::Duration;
 use keel_consensus::block::{Block, IngressMessage, Payload};
@@ -47,13 +48,26 @@ pub struct Base {
     pub root: [u8; 32],
 }
 
+/// Who runs the protocol, and how.
+#[derive(Debug)]
+pub struct Setup {
+    /// The subnet's protocol parameters.
+    pub cfg: Config,
+    /// This node's index.
+    pub me: NodeIndex,
+    /// Its keys.
+    pub crypto: SubnetCrypto,
+    /// Block interval while idle.
+    pub idle: Duration,
+}
+
 /// Where the protocol starts.
 #[derive(Debug)]
 pub enum Start {
     /// A one-node subnet at this (genesis or recovered) state.
     Base(Base),
     /// A member, from its journal.
-    Journal(Persisted),
+    Journal(Box<Persisted>),
 }
 
 /// State sync work the protocol asked for.
@@ -156,18 +170,16 @@ impl BlockMaker {
     /// Starts the protocol; `history` is the executed ingress (id, expiry) still inside
     /// its expiry window.
     pub fn start(
-        cfg: Config,
-        me: NodeIndex,
-        crypto: SubnetCrypto,
+        setup: Setup,
         subnet_public_key: &[u8],
         start: Start,
         history: impl IntoIterator<Item = ([u8; 32], u64)>,
-        idle: Duration,
         now: u64,
     ) -> Result<(BlockMaker, Progress), SetupError> {
+        let Setup { cfg, me, crypto, idle } = setup;
         let persisted = match start {
             Start::Base(base) => Persisted::genesis(base_cup(base, subnet_public_key)),
-            Start::Journal(persisted) => persisted,
+            Start::Journal(persisted) => *persisted,
         };
         let (node, out) = ConsensusNode::restore(cfg, me, crypto, persisted, Time::from_nanos(now))?;
         // Nothing was finalized recently at start: make the first block as soon as the protocol
@@ -225,6 +237,16 @@ impl BlockMaker {
     /// The protocol's view of the chain (monitoring).
     pub fn heights(&self) -> (Height, Height, Height) {
         (self.node.finalized_height(), self.node.certified_height(), self.node.cup_height())
+    }
+
+    /// The protocol's pool and round, readable (a stalled node's operator wants this).
+    pub fn dump(&self) -> alloc::string::String {
+        self.node.debug_dump()
+    }
+
+    /// The protocol's counters (monitoring).
+    pub fn stats(&self) -> keel_consensus::node::Stats {
+        self.node.stats()
     }
 
     /// How many messages peers sent that broke the protocol, and the latest of them.

@@ -2,6 +2,7 @@
 //! carries consensus output through the journal, execution and certification to the parked
 //! requests and the peers.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use keel_crypto::Principal;
 use keel_hypervisor::state_tree::SubnetKeys;
@@ -12,7 +13,7 @@ use keel_interface::status::HealthStatus;
 
 use crate::certification::Certifier;
 use crate::config::NodeConfig;
-use crate::consensus::{base_cup, protocol_config, Base, BlockMaker, Progress, Start};
+use crate::consensus::{base_cup, protocol_config, Base, BlockMaker, Progress, Setup, Start};
 use crate::crypto::SubnetCrypto;
 use crate::error::NodeError;
 use crate::execution::{to_block, Execution, Replica};
@@ -76,25 +77,17 @@ impl<D: BlockDevice> Node<D> {
             match execution.device_mut() {
                 Some(dev) => {
                     let journal = Journal::open(dev.whole(), genesis)?;
-                    (certifier, Start::Journal(journal.persisted().clone()), Some(journal))
+                    (certifier, Start::Journal(Box::new(journal.persisted().clone())), Some(journal))
                 }
-                None => (certifier, Start::Journal(keel_consensus::Persisted::genesis(genesis)), None),
+                None => (certifier, Start::Journal(Box::new(keel_consensus::Persisted::genesis(genesis))), None),
             }
         } else {
             (Certifier::base(base.height, tree, &crypto)?, Start::Base(base), None)
         };
         let cfg = protocol_config(&config, public.size);
         let history = execution.ingress_history();
-        let (maker, progress) = BlockMaker::start(
-            cfg,
-            keys.index(),
-            crypto,
-            &public.subnet_public_key,
-            start,
-            history,
-            config.idle_block_interval,
-            now_unix_nanos,
-        )?;
+        let setup = Setup { cfg, me: keys.index(), crypto, idle: config.idle_block_interval };
+        let (maker, progress) = BlockMaker::start(setup, &public.subnet_public_key, start, history, now_unix_nanos)?;
         let signer = keys.node_signer();
         let interface = InterfaceConfig {
             limits: config.http_limits,
@@ -157,6 +150,17 @@ impl<D: BlockDevice> Node<D> {
     pub fn progress(&self) -> ChainProgress {
         let (finalized, certified, cup) = self.maker.heights();
         ChainProgress { executed: self.execution.height(), finalized: finalized.get(), certified: certified.get(), cup: cup.get(), state_syncs: self.sync.installed }
+    }
+
+    /// Consensus counters: messages over quota, rejected, over pool limits; misbehaving peers.
+    pub fn consensus_stats(&self) -> (keel_consensus::node::Stats, u64, Option<(keel_consensus::NodeIndex, keel_consensus::node::Misbehavior)>) {
+        let (count, last) = self.maker.misbehaved();
+        (self.maker.stats(), count, last)
+    }
+
+    /// Consensus' pool and round, readable.
+    pub fn consensus_dump(&self) -> alloc::string::String {
+        self.maker.dump()
     }
 
     /// Why the node stopped executing, if it did.

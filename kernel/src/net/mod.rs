@@ -2,6 +2,7 @@
 //! NIC's interrupt or smoltcp's next timer, and the HTTP server on top ([`http`]).
 
 pub mod http;
+pub mod p2p;
 mod syn_filter;
 
 use crate::devices::Nic;
@@ -74,54 +75,96 @@ const MAX_SLEEP: Duration = Duration::from_millis(500);
 /// How often parked requests (calls awaiting certification) are looked at.
 const PARKED_POLL: Duration = Duration::from_millis(1);
 
-/// Runs the interface of `nic` and serves HTTP on `port` with `service`, forever.
-pub async fn run(mut nic: Nic, ip: Ipv4Config, port: u16, timeouts: http::Timeouts, mut service: impl keel_node::Service) {
-    let mac = nic.device.mac();
-    let mut iface = Interface::new(Config::new(HardwareAddress::Ethernet(mac)), &mut nic.device, smoltcp_now());
-    iface.update_ip_addrs(|addrs| {
-        let _ = addrs.push(IpCidr::new(IpAddress::Ipv4(ip.address), ip.prefix));
-    });
-    if let Some(gateway) = ip.gateway {
-        let _ = iface.routes_mut().add_default_ipv4_route(gateway);
-    }
-    let mut sockets = SocketSet::new(vec![]);
-    let mut server = http::Server::new(&mut sockets, port, timeouts);
-    let mut peers = syn_filter::Peers::default();
-    match ip.gateway {
-        Some(gw) => log::info!("network: {}/{} via {gw}, HTTP on port {port}", ip.address, ip.prefix),
-        None => log::info!("network: {}/{} (no gateway), HTTP on port {port}", ip.address, ip.prefix),
-    }
-    loop {
-        if nic.irq.is_some() {
-            nic.device.ack_interrupt();
+/// One NIC with its smoltcp interface and sockets.
+pub struct Link {
+    nic: Nic,
+    iface: Interface,
+    sockets: SocketSet<'static>,
+    peers: syn_filter::Peers,
+}
+
+impl Link {
+    /// Brings up `nic` with `ip`.
+    pub fn new(mut nic: Nic, ip: Ipv4Config) -> Link {
+        let mac = nic.device.mac();
+        let mut iface = Interface::new(Config::new(HardwareAddress::Ethernet(mac)), &mut nic.device, smoltcp_now());
+        iface.update_ip_addrs(|addrs| {
+            let _ = addrs.push(IpCidr::new(IpAddress::Ipv4(ip.address), ip.prefix));
+        });
+        if let Some(gateway) = ip.gateway {
+            let _ = iface.routes_mut().add_default_ipv4_route(gateway);
         }
+        match ip.gateway {
+            Some(gw) => log::info!("network: {mac} at {}/{} via {gw}", ip.address, ip.prefix),
+            None => log::info!("network: {mac} at {}/{} (no gateway)", ip.address, ip.prefix),
+        }
+        Link { nic, iface, sockets: SocketSet::new(vec![]), peers: syn_filter::Peers::default() }
+    }
+
+    /// The sockets on this link.
+    pub fn sockets_mut(&mut self) -> &mut SocketSet<'static> {
+        &mut self.sockets
+    }
+
+    /// Moves frames between the NIC and the sockets, through the [`syn_filter`].
+    fn poll(&mut self) {
+        if self.nic.irq.is_some() {
+            self.nic.device.ack_interrupt();
+        }
+        self.peers.refresh(&self.sockets);
+        let mut device = syn_filter::SynFilter { device: &mut self.nic.device, peers: &mut self.peers };
+        self.iface.poll(smoltcp_now(), &mut device, &mut self.sockets);
+    }
+
+    /// How soon smoltcp needs polling again.
+    fn delay(&mut self) -> Duration {
+        self.iface.poll_delay(smoltcp_now(), &self.sockets).map_or(MAX_SLEEP, |d| Duration::from_micros(d.total_micros()))
+    }
+}
+
+/// The subnet side of a member: its NIC and the P2P connections on it.
+pub struct Subnet {
+    pub link: Link,
+    pub p2p: p2p::P2p,
+}
+
+/// Serves HTTP on `port` of `public` with `service`, and runs the subnet's P2P network on
+/// `subnet` (members only), forever.
+pub async fn run(mut public: Link, port: u16, timeouts: http::Timeouts, mut subnet: Option<Subnet>, mut service: impl keel_node::Service) {
+    let mut server = http::Server::new(&mut public.sockets, port, timeouts);
+    log::info!("HTTP on port {port}");
+    loop {
         let next_tick = service.tick(time::unix_time_nanos());
-        poll(&mut iface, &mut nic, &mut sockets, &mut peers);
-        server.serve(&mut sockets, &mut service);
-        poll(&mut iface, &mut nic, &mut sockets, &mut peers);
-        let delay = iface
-            .poll_delay(smoltcp_now(), &sockets)
-            .map_or(MAX_SLEEP, |d| Duration::from_micros(d.total_micros()))
+        public.poll();
+        server.serve(&mut public.sockets, &mut service);
+        if let Some(s) = subnet.as_mut() {
+            s.link.poll();
+            s.p2p.reap(&mut s.link.sockets);
+            s.p2p.step(&mut s.link.iface, &mut s.link.sockets, &mut service);
+            s.link.poll();
+        }
+        public.poll();
+        let mut delay = public
+            .delay()
             .min(server.next_deadline())
             .min(if service.has_pending() { PARKED_POLL } else { MAX_SLEEP })
             .min(next_tick);
+        if let Some(s) = subnet.as_mut() {
+            delay = delay.min(s.link.delay()).min(s.p2p.next_deadline());
+        }
         if delay.is_zero() {
             crate::executor::yield_now().await;
             continue;
         }
+        let irqs = (public.nic.irq.as_ref(), subnet.as_ref().and_then(|s| s.link.nic.irq.as_ref()));
         let sleep = time::timer::sleep(delay);
-        match &nic.irq {
-            Some(irq) => first_of(irq.wait(), sleep).await,
-            None => sleep.await,
+        match irqs {
+            (Some(a), Some(b)) => first_of(first_of(a.wait(), b.wait()), sleep).await,
+            (Some(a), None) => first_of(a.wait(), sleep).await,
+            // Without interrupts on both NICs, poll at the pace of the timers.
+            _ => sleep.await,
         }
     }
-}
-
-/// Moves frames between the NIC and the sockets, through the [`syn_filter`].
-fn poll(iface: &mut Interface, nic: &mut Nic, sockets: &mut SocketSet<'static>, peers: &mut syn_filter::Peers) {
-    peers.refresh(sockets);
-    let mut device = syn_filter::SynFilter { device: &mut nic.device, peers };
-    iface.poll(smoltcp_now(), &mut device, sockets);
 }
 
 /// Completes when either future does.
