@@ -183,7 +183,7 @@ impl<C: crate::crypto::Crypto> crate::node::ConsensusNode<C> {
                     .reset(crate::finality::ChainEntry::from_cup(&cup));
                 self.pool.purge_through(h);
                 self.beacon_shares.purge_through(h);
-                self.round = crate::round::Round::awaiting(h.next());
+                self.advance_round_past(h);
                 self.cup = cup.clone();
                 self.forget_ingress_history();
                 self.out.push(crate::node::Output::StateSyncRequired {

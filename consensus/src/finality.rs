@@ -11,7 +11,6 @@ use crate::crypto::Crypto;
 use crate::cup::CatchUpPackage;
 use crate::message::FinalizedSegment;
 use crate::node::{ConsensusNode, FinalizedBlock, Misbehavior, Output, PersistRecord};
-use crate::round::Round;
 use crate::types::{BlockHash, Height, NodeIndex};
 use crate::vote::{VoteKind, VoteSet};
 
@@ -145,9 +144,7 @@ impl<C: Crypto> ConsensusNode<C> {
         self.chain.proofs.insert(top, proof);
         self.pool.purge_through(top);
         self.beacon_shares.purge_through(top);
-        if self.round.height() <= top {
-            self.round = Round::awaiting(top.next());
-        }
+        self.advance_round_past(top);
     }
 
     /// The blocks from the tip up to `hash` at `h`, if we hold all of them and their beacons.

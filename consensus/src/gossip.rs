@@ -230,6 +230,13 @@ impl<C: Crypto> ConsensusNode<C> {
         for (height, hash) in missing {
             msgs.push(self.sign_control(Control::BlockRequest { height, hash }));
         }
+        // A block can be notarized, our own and voted for at once: send it once. Blocks are
+        // the big artifacts (a module install is megabytes), and links are not infinite.
+        let mut sent = alloc::collections::BTreeSet::new();
+        msgs.retain(|m| match m {
+            Message::Block(b) => sent.insert(b.block.hash()),
+            _ => true,
+        });
         self.out.extend(msgs.into_iter().map(Output::Broadcast));
     }
 }

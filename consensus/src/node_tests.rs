@@ -1,7 +1,7 @@
 //! Tests of the node state machine driven directly, the way a kernel drives it.
 
 use super::*;
-use crate::crypto::{GenesisDealing, NodeSignature};
+use crate::crypto::{GenesisDealing, NodeSignature, NodeSigner, ThresholdScheme};
 use crate::hashsig::HashSig;
 use crate::types::SubnetSize;
 use crate::vote::{Vote, VoteKind};
@@ -206,4 +206,194 @@ fn a_flooding_peer_is_cut_off_by_its_quota() {
     assert_eq!(node.stats().rejected, 11);
     node.on_message(Time::from_millis(T0 + 100), NodeIndex::new(2), &[0]);
     assert_eq!(node.stats().rejected, 12);
+}
+
+/// The subnet's threshold signature on `msg`, combined from the first `quorum` members.
+fn threshold_sign(
+    keys: &[HashSig],
+    quorum: usize,
+    msg: &[u8],
+) -> crate::crypto::ThresholdSignature {
+    let shares: Vec<_> = keys
+        .iter()
+        .take(quorum)
+        .enumerate()
+        .map(|(i, k)| (NodeIndex::new(i as u32), k.share_sign(msg)))
+        .collect();
+    keys[0].combine(msg, &shares).unwrap()
+}
+
+/// A catch-up package that arrives while the round runs ahead of the finalized height must
+/// not send the round back: the round remembers which blocks this node notarization-shared,
+/// and a round restarted from scratch at such a height would vouch — with a finalization
+/// share — for a block although the node also shared its equivocating twin. (Seed 661 of
+/// the adversarial 4-node sweep: with a Byzantine fourth vote, that share finalized the
+/// twin of a block that another honest node had finalized.)
+#[test]
+fn a_catch_up_jump_does_not_forget_which_blocks_were_shared() {
+    use crate::beacon::{Beacon, Ranking};
+    use crate::block::Payload;
+    use crate::cup::CupContent;
+    use crate::share::ShareKind;
+    use crate::types::Rank;
+
+    let (cfg, d, genesis) = setup(4);
+    let size = cfg.size;
+    let quorum = size.quorum();
+    let keys: Vec<HashSig> = size.nodes().map(|i| d.node(i).unwrap()).collect();
+    let beacon_after = |prev: &Beacon| {
+        let h = prev.height.next();
+        Beacon {
+            height: h,
+            signature: threshold_sign(&keys, quorum, &Beacon::signing_bytes(h, &prev.digest())),
+        }
+    };
+    let b1 = beacon_after(&genesis.content.beacon);
+    let b2 = beacon_after(&b1);
+    let maker = |b: &Beacon| {
+        let r = Ranking::from_beacon(b, size);
+        size.nodes()
+            .find(|i| r.rank_of(*i) == Some(Rank::new(0)))
+            .unwrap()
+    };
+    let (m1, m2) = (maker(&b1), maker(&b2));
+    // The node under test makes no block itself at either height.
+    let me = size.nodes().find(|i| *i != m1 && *i != m2).unwrap();
+    let others: Vec<NodeIndex> = size.nodes().filter(|i| *i != me).collect();
+    let block = |parent: &Block, beacon: &Beacon, maker: NodeIndex, tag: &[u8]| {
+        let block = Block {
+            height: parent.height.next(),
+            parent: parent.hash(),
+            rank: Rank::new(0),
+            maker,
+            time: parent.time.plus(core::time::Duration::from_millis(10)),
+            randomness: beacon.randomness(),
+            payload: Payload {
+                ingress: Vec::new(),
+                xnet: tag.to_vec(),
+            },
+        };
+        let signature = keys[maker.as_usize()].node_sign(&Block::signing_bytes(&block.hash()));
+        SignedBlock { block, signature }
+    };
+    let a = block(&genesis.content.block, &b1, m1, b"a");
+    // The height-2 maker equivocates: two blocks of the same rank.
+    let c = block(&a.block, &b2, m2, b"c");
+    let c_twin = block(&a.block, &b2, m2, b"twin");
+
+    let mut now = Time::from_millis(T0);
+    let (mut node, _) =
+        ConsensusNode::new(cfg, me, keys[me.as_usize()].clone(), genesis, now).unwrap();
+    let deliver = |node: &mut ConsensusNode<HashSig>, now: Time, from: NodeIndex, m: Message| {
+        node.on_message(now, from, &m.encode())
+    };
+    let vote = |kind, h: u64, hash, signer: NodeIndex| {
+        Message::Vote(Vote::sign(
+            kind,
+            Height::new(h),
+            hash,
+            signer,
+            &keys[signer.as_usize()],
+        ))
+    };
+    let finalization_votes = |outs: &[Output], h: u64| -> Vec<BlockHash> {
+        outs.iter()
+            .filter_map(|o| match o {
+                Output::Broadcast(Message::Vote(v))
+                    if v.kind == VoteKind::Finalization && v.height == Height::new(h) =>
+                {
+                    Some(v.block)
+                }
+                _ => None,
+            })
+            .collect()
+    };
+
+    // Height 1: block `a` is notarized (but never finalized).
+    deliver(&mut node, now, m1, Message::Beacon(b1));
+    deliver(&mut node, now, m1, Message::Block(a.clone()));
+    now = now.plus(cfg_notary_wait());
+    node.on_timer(now);
+    for s in others.iter().take(quorum - 1) {
+        deliver(
+            &mut node,
+            now,
+            *s,
+            vote(VoteKind::Notarization, 1, a.block.hash(), *s),
+        );
+    }
+    assert_eq!(node.round_height(), Height::new(2));
+
+    // Height 2: the node notarization-shares both twins; `c` gets notarized, so the node may
+    // not finalization-share at height 2.
+    deliver(&mut node, now, m2, Message::Beacon(b2));
+    deliver(&mut node, now, m2, Message::Block(c.clone()));
+    deliver(&mut node, now, m2, Message::Block(c_twin.clone()));
+    now = now.plus(cfg_notary_wait());
+    let outs = node.on_timer(now);
+    let shared: Vec<BlockHash> = outs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Broadcast(Message::Vote(v)) if v.kind == VoteKind::Notarization => {
+                Some(v.block)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(shared.len(), 2, "both twins shared: {shared:?}");
+    let mut outs = Vec::new();
+    for s in others.iter().take(quorum - 1) {
+        outs.extend(deliver(
+            &mut node,
+            now,
+            *s,
+            vote(VoteKind::Notarization, 2, c.block.hash(), *s),
+        ));
+    }
+    assert_eq!(node.round_height(), Height::new(3));
+    assert_eq!(finalization_votes(&outs, 2), Vec::new());
+    assert_eq!(node.finalized_height(), Height::ZERO);
+
+    // Height 3 is running when a catch-up package at height 1 arrives (the others finalized
+    // and certified `a`).
+    deliver(&mut node, now, m2, Message::Beacon(beacon_after(&b2)));
+    let round = node.round.describe();
+    assert!(round.starts_with("running h3"), "{round}");
+    let content = CupContent {
+        block: a.block.clone(),
+        state_hash: StateHash([7; 32]),
+        beacon: b1,
+    };
+    let signature = threshold_sign(
+        &keys,
+        quorum,
+        &ShareKind::CatchUp.signing_bytes(Height::new(1), &content.digest()),
+    );
+    let cup = CatchUpPackage { content, signature };
+    now = now.plus(core::time::Duration::from_millis(1));
+    let outs = deliver(&mut node, now, others[0], Message::Cup(cup));
+    assert_eq!(node.cup_height(), Height::new(1));
+    assert_eq!(
+        finalization_votes(&outs, 2),
+        Vec::new(),
+        "finalization-shared a block at a height where it also shared its twin"
+    );
+    assert_eq!(node.round.describe(), round, "the round was restarted");
+
+    // The others' finalization of `c` still finalizes it here.
+    for s in &others {
+        deliver(
+            &mut node,
+            now,
+            *s,
+            vote(VoteKind::Finalization, 2, c.block.hash(), *s),
+        );
+    }
+    assert_eq!(node.finalized_height(), Height::new(2));
+}
+
+/// The rank-0 notary delay of [`setup`]'s configuration, and a little more.
+fn cfg_notary_wait() -> core::time::Duration {
+    let (cfg, _, _) = setup(1);
+    cfg.initial_notary_delay + core::time::Duration::from_millis(1)
 }

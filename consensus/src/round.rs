@@ -553,7 +553,17 @@ impl<C: Crypto> ConsensusNode<C> {
         if only_this && h > self.fence {
             self.cast_vote(VoteKind::Finalization, h, hash);
         }
-        self.round = Round::awaiting(h.next());
+        self.advance_round_past(h);
+    }
+
+    /// Moves the round on to `h + 1` unless it already runs above `h`. Rounds never go back:
+    /// a round remembers which blocks this node notarization-shared at its height, and a
+    /// round restarted at such a height would forget them and could finalization-share a
+    /// block whose equivocating twin it had also shared (a safety violation).
+    pub(crate) fn advance_round_past(&mut self, h: Height) {
+        if self.round.height() <= h {
+            self.round = Round::awaiting(h.next());
+        }
     }
 
     fn cast_vote(&mut self, kind: VoteKind, h: Height, hash: BlockHash) {
