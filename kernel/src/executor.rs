@@ -110,8 +110,13 @@ impl Executor {
         }
     }
 
+    /// Polls the tasks that are ready now, once each. Tasks woken meanwhile (a task that
+    /// yields wakes itself) wait for the next pass, so one busy task cannot starve the main
+    /// future, the timers or the other tasks.
     fn poll_ready(&mut self) {
-        while let Some(id) = interrupts::without_interrupts(|| READY.lock().pop_front()) {
+        let batch = interrupts::without_interrupts(|| READY.lock().len());
+        for _ in 0..batch {
+            let Some(id) = interrupts::without_interrupts(|| READY.lock().pop_front()) else { break };
             if let Some(w) = self.wakers.get(&id) {
                 w.queued.store(false, Ordering::Release);
             }
@@ -229,6 +234,23 @@ mod ktests {
                 }
             });
             assert_eq!(&TRACE.lock()[..], b"ababab");
+        }
+    }
+
+    ktest! {
+        fn a_task_that_always_yields_does_not_starve_sleepers() {
+            static STOP: AtomicBool = AtomicBool::new(false);
+            let mut executor = Executor::new();
+            spawn("spinner", async {
+                while !STOP.load(Ordering::SeqCst) {
+                    yield_now().await;
+                }
+            });
+            executor.run_until(async {
+                time::timer::sleep(Duration::from_millis(5)).await;
+            });
+            STOP.store(true, Ordering::SeqCst);
+            executor.run_until(async { yield_now().await });
         }
     }
 }

@@ -61,24 +61,36 @@ impl Machine {
     /// A one-node Keel: the node kernel, its HTTP port forwarded to `127.0.0.1:host_http`,
     /// virtio-rng for entropy and, if given, a state disk.
     pub fn node(kernel: impl Into<PathBuf>, host_http: u16, state: Option<&Path>) -> Self {
-        Self::node_numbered(kernel, host_http, state, 1)
+        Self::node_numbered(kernel, host_http, state, 1, None)
     }
 
     /// Member `number` (1-based: the last octet of its subnet address, 1..=253) of a
     /// testnet: a [`Self::node`] with its state disk, plus a second NIC on the switch at
-    /// `switch` (see [`crate::VdeSwitch`]). The kernel takes the first virtio-net NIC in PCI
-    /// order as the public one and the second as the subnet one, and QEMU assigns PCI slots
-    /// in command-line order, so the subnet NIC is always added after the public one here.
+    /// `switch` (see [`crate::VdeSwitch`]).
     pub fn member(kernel: impl Into<PathBuf>, host_http: u16, state: &Path, switch: &Path, number: u8) -> Self {
-        Self::node_numbered(kernel, host_http, Some(state), number)
-            .with_device(Device::VdeNet { mac: mac(SUBNET_NIC, number), socket: switch.to_owned() })
+        Self::node_numbered(kernel, host_http, Some(state), number, Some(switch))
     }
 
-    fn node_numbered(kernel: impl Into<PathBuf>, host_http: u16, state: Option<&Path>, number: u8) -> Self {
+    /// QEMU assigns PCI slots in command-line order from slot 2, and the kernel takes the
+    /// first virtio-net NIC as the public one and the second as the subnet one: so the
+    /// public NIC comes first (slot 2) and the subnet NIC right after it (slot 3). Slot 3
+    /// also gives the two NICs different INTx lines (the firmware routes slots 2 and 5 to
+    /// GSI 10, slots 3 and 4 to GSI 11), so neither waits on the other's interrupts; the
+    /// devices behind them (virtio-rng, virtio-blk) are polled.
+    fn node_numbered(
+        kernel: impl Into<PathBuf>,
+        host_http: u16,
+        state: Option<&Path>,
+        number: u8,
+        switch: Option<&Path>,
+    ) -> Self {
         let guest_http = keel_abi::net::HTTP_PORT;
         let mut machine = Self::pvh(kernel, "")
-            .with_device(Device::UserNet { mac: mac(PUBLIC_NIC, number), forwards: vec![(host_http, guest_http)] })
-            .with_device(Device::Rng);
+            .with_device(Device::UserNet { mac: mac(PUBLIC_NIC, number), forwards: vec![(host_http, guest_http)] });
+        if let Some(socket) = switch {
+            machine = machine.with_device(Device::VdeNet { mac: mac(SUBNET_NIC, number), socket: socket.to_owned() });
+        }
+        machine = machine.with_device(Device::Rng);
         if let Some(path) = state {
             machine = machine.with_device(Device::Disk { path: path.to_owned() });
         }
@@ -207,9 +219,10 @@ mod tests {
         let at = |needle: &str| a.iter().position(|x| x.contains(needle)).unwrap_or_else(|| panic!("no {needle} in {a:?}"));
         assert!(at("virtio-net-pci,netdev=net0,mac=52:54:00:00:02:02") < at("mac=52:54:00:00:01:02"), "{a:?}");
         assert!(at("user,id=net0,hostfwd=tcp:127.0.0.1:4944-:8080") < at("vde,id="), "{a:?}");
-        assert!(a.contains(&"vde,id=net3,sock=/d/subnet".to_string()), "{a:?}");
-        assert!(a.contains(&"virtio-net-pci,netdev=net3,mac=52:54:00:00:01:02".to_string()), "{a:?}");
-        assert!(a.contains(&"if=none,id=disk2,format=raw,file=/d/node2.img".to_string()), "{a:?}");
+        assert!(a.contains(&"vde,id=net1,sock=/d/subnet".to_string()), "{a:?}");
+        assert!(a.contains(&"virtio-net-pci,netdev=net1,mac=52:54:00:00:01:02".to_string()), "{a:?}");
+        assert!(at("virtio-net-pci,netdev=net1") < at("virtio-rng-pci"), "the subnet NIC takes slot 3: {a:?}");
+        assert!(a.contains(&"if=none,id=disk3,format=raw,file=/d/node2.img".to_string()), "{a:?}");
         assert_eq!(a.iter().filter(|x| x.starts_with("virtio-net-pci")).count(), 2, "{a:?}");
     }
 

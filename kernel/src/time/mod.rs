@@ -52,8 +52,7 @@ pub struct Calibration {
 
 /// Calibrates TSC and LAPIC timer against the PIT and reads the RTC.
 pub fn init() -> Calibration {
-    const WINDOW_MS: u64 = 5;
-    let w = pit::measure(WINDOW_MS);
+    let w = pit::measure_shortest();
     let tsc_hz = w.tsc_ticks * 1_000_000_000 / w.nanos.max(1);
     TSC_HZ.store(tsc_hz, Relaxed);
     NS_PER_TICK_Q32.store(((1_000_000_000u128 << 32) / u128::from(tsc_hz.max(1))) as u64, Relaxed);

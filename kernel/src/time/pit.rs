@@ -12,8 +12,32 @@ pub struct Window {
     pub lapic_ticks: u64,
 }
 
+/// Length of one calibration window.
+const WINDOW_MS: u64 = 2;
+/// Most windows measured before the shortest is taken.
+const MAX_WINDOWS: usize = 8;
+
+/// The calibration window least disturbed by the host. A vCPU descheduled by a busy host
+/// (four TCG guests on two cores) sees the window end late, so a window can only count too
+/// many ticks, never too few: the fewest is the truth. One late 5 ms window once made a
+/// node's clock run at half speed. Stops early once two windows agree within 0.5 %.
+pub fn measure_shortest() -> Window {
+    let mut best = measure(WINDOW_MS);
+    for _ in 1..MAX_WINDOWS {
+        let w = measure(WINDOW_MS);
+        let agree = w.tsc_ticks.abs_diff(best.tsc_ticks) * 200 <= best.tsc_ticks;
+        if w.tsc_ticks < best.tsc_ticks {
+            best = w;
+        }
+        if agree {
+            break;
+        }
+    }
+    best
+}
+
 /// Counts TSC and LAPIC-timer ticks over `millis` milliseconds of PIT time.
-pub fn measure(millis: u64) -> Window {
+fn measure(millis: u64) -> Window {
     let count = (PIT_HZ * millis / 1000).min(0xffff) as u16;
     let mut gate = Port::<u8>::new(0x61);
     let mut mode = Port::<u8>::new(0x43);
