@@ -98,6 +98,11 @@ impl IngressPool {
         self.finalized.contains_key(id)
     }
 
+    /// The pending message `id`.
+    pub fn get(&self, id: &MessageId) -> Option<&IngressMessage> {
+        self.pending.get(id).map(|p| &p.msg)
+    }
+
     /// Number of pending messages.
     pub fn len(&self) -> usize {
         self.pending.len()

@@ -16,6 +16,7 @@
 
 extern crate alloc;
 
+pub mod announce;
 pub mod beacon;
 pub mod block;
 pub mod certification;

@@ -4,6 +4,7 @@
 
 use alloc::vec::Vec;
 
+use crate::announce::BlockAnnouncement;
 use crate::beacon::Beacon;
 use crate::block::{Block, IngressMessage, SignedBlock};
 use crate::certification::Certification;
@@ -144,6 +145,8 @@ pub enum Message {
     Segment(FinalizedSegment),
     /// A signed control message.
     Control(SignedControl),
+    /// A block carrying ingress, as broadcast: its messages by id ([`crate::announce`]).
+    Announce(BlockAnnouncement),
 }
 
 impl Message {
@@ -153,6 +156,18 @@ impl Message {
         w.u8(WIRE_VERSION);
         self.encode_to(&mut w);
         w.into_bytes()
+    }
+
+    /// The wire bytes for all peers: a block with ingress goes as its announcement, since
+    /// every peer already received the ingress itself.
+    pub fn encode_broadcast(&self) -> Vec<u8> {
+        match self {
+            Message::Block(sb) => match BlockAnnouncement::of(sb) {
+                Some(a) => Message::Announce(a).encode(),
+                None => self.encode(),
+            },
+            m => m.encode(),
+        }
     }
 
     /// Parses wire bytes; never panics.
@@ -298,6 +313,10 @@ impl Encode for Message {
                 w.u8(9);
                 c.encode_to(w);
             }
+            Message::Announce(a) => {
+                w.u8(10);
+                a.encode_to(w);
+            }
         }
     }
 }
@@ -316,6 +335,7 @@ impl Decode for Message {
                 finalization: VoteSet::decode_from(r)?,
             }),
             9 => Message::Control(SignedControl::decode_from(r)?),
+            10 => Message::Announce(BlockAnnouncement::decode_from(r)?),
             t => return Err(DecodeError::UnknownTag(t)),
         })
     }

@@ -452,6 +452,7 @@ impl<C: Crypto> ConsensusNode<C> {
             Message::Cup(c) => self.on_cup(from, c),
             Message::Segment(s) => self.on_segment(from, s),
             Message::Control(c) => self.on_control(now, from, c),
+            Message::Announce(a) => self.on_announcement(from, a),
         }
     }
 

@@ -397,3 +397,66 @@ fn cfg_notary_wait() -> core::time::Duration {
     let (cfg, _, _) = setup(1);
     cfg.initial_notary_delay + core::time::Duration::from_millis(1)
 }
+
+/// A block with ingress is broadcast as an announcement: a member holding the ingress takes
+/// (and notarization-shares) the block; one without it asks the sender for the whole block.
+#[test]
+fn an_announced_block_is_rebuilt_from_the_ingress_pool_or_requested() {
+    use crate::beacon::{Beacon, Ranking};
+    use crate::block::{IngressMessage, Payload};
+    use crate::message::Control;
+    use crate::types::{MessageId, Rank};
+
+    let (cfg, d, genesis) = setup(4);
+    let size = cfg.size;
+    let quorum = size.quorum();
+    let keys: Vec<HashSig> = size.nodes().map(|i| d.node(i).unwrap()).collect();
+    let prev = &genesis.content.beacon;
+    let h1 = prev.height.next();
+    let b1 = Beacon {
+        height: h1,
+        signature: threshold_sign(&keys, quorum, &Beacon::signing_bytes(h1, &prev.digest())),
+    };
+    let ranking = Ranking::from_beacon(&b1, size);
+    let maker = size.nodes().find(|i| ranking.rank_of(*i) == Some(Rank::new(0))).unwrap();
+    let me = size.nodes().find(|i| *i != maker).unwrap();
+    let now = Time::from_millis(T0);
+    let ingress = IngressMessage {
+        id: MessageId([3; 32]),
+        expiry: now.plus(core::time::Duration::from_secs(60)),
+        content: alloc::vec![5; 100_000],
+    };
+    let parent = &genesis.content.block;
+    let block = Block {
+        height: h1,
+        parent: parent.hash(),
+        rank: Rank::new(0),
+        maker,
+        time: parent.time.plus(core::time::Duration::from_millis(10)),
+        randomness: b1.randomness(),
+        payload: Payload { ingress: alloc::vec![ingress.clone()], xnet: Vec::new() },
+    };
+    let hash = block.hash();
+    let signature = keys[maker.as_usize()].node_sign(&Block::signing_bytes(&hash));
+    let announcement = Message::Block(SignedBlock { block, signature }).encode_broadcast();
+    assert!(announcement.len() < 1000, "the 100 kB message is not on the wire");
+    let fresh = || ConsensusNode::new(cfg.clone(), me, keys[me.as_usize()].clone(), genesis.clone(), now).unwrap().0;
+
+    let mut without = fresh();
+    without.on_message(now, maker, &Message::Beacon(b1).encode());
+    let outs = without.on_message(now, maker, &announcement);
+    let asked = outs.iter().any(|o| matches!(o,
+        Output::Send { to, message: Message::Control(c) }
+            if *to == maker && c.body == Control::BlockRequest { height: h1, hash }));
+    assert!(asked, "a member without the ingress asks for the block: {outs:?}");
+
+    let mut with = fresh();
+    with.on_message(now, maker, &Message::Beacon(b1).encode());
+    let ingress_from_maker = SignedControl::sign(maker, Control::Ingress(ingress), &keys[maker.as_usize()]);
+    with.on_message(now, maker, &Message::Control(ingress_from_maker).encode());
+    with.on_message(now, maker, &announcement);
+    let outs = with.on_timer(now.plus(cfg_notary_wait()));
+    let shared = outs.iter().any(|o| matches!(o,
+        Output::Broadcast(Message::Vote(v)) if v.kind == VoteKind::Notarization && v.block == hash));
+    assert!(shared, "a member with the ingress rebuilds the block and shares it: {outs:?}");
+}

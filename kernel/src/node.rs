@@ -82,7 +82,7 @@ pub fn run(boot: &BootData) -> ! {
             let port = config.map_or(keel_abi::net::HTTP_PORT, |c| c.network.http_port);
             let timeouts = crate::net::http::Timeouts::from_cmdline(boot.cmdline());
             let subnet = membership.as_ref().and_then(|m| subnet_network(m, nics.next(), entropy));
-            let service = Attested { replica: node, report: crate::attest::report(), next_report: time::now(), reported_height: 0 };
+            let service = Attested { replica: node, report: crate::attest::report(), next_report: time::now(), reported_height: None };
             let public = crate::net::Link::new(nic, ip);
             executor.spawn_local("net", crate::net::run(public, port, timeouts, subnet, service));
         }
@@ -183,7 +183,7 @@ struct Attested {
     /// When the chain's heights are next logged.
     next_report: time::Instant,
     /// The finalized height logged last.
-    reported_height: u64,
+    reported_height: Option<u64>,
 }
 
 /// How often the chain's heights are logged.
@@ -222,10 +222,11 @@ impl Service for Attested {
             self.next_report = time::now() + PROGRESS_REPORT;
             let progress = self.replica.progress();
             log::info!("chain: {progress:?} halted: {:?} consensus: {:?}", self.replica.halted(), self.replica.consensus_stats());
-            if progress.finalized == self.reported_height && self.replica.keys().membership().is_some() {
+            // The first report has nothing to compare with: a stall needs a full period.
+            if self.reported_height == Some(progress.finalized) && self.replica.keys().membership().is_some() {
                 log::warn!("no block finalized for {} s:\n{}", PROGRESS_REPORT.as_secs(), self.replica.consensus_dump());
             }
-            self.reported_height = progress.finalized;
+            self.reported_height = Some(progress.finalized);
         }
         wait
     }

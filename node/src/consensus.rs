@@ -301,7 +301,7 @@ impl BlockMaker {
                     progress.finalized.push(fb);
                 }
                 Output::Certified(c) => progress.certified.push(c),
-                Output::Broadcast(m) => self.outbox.push(Outgoing { to: None, bytes: m.encode() }),
+                Output::Broadcast(m) => self.outbox.push(Outgoing { to: None, bytes: m.encode_broadcast() }),
                 Output::Send { to, message } => self.outbox.push(Outgoing { to: Some(to), bytes: message.encode() }),
                 Output::Persist(record) => progress.persist.push(record),
                 Output::StateSyncRequired { height, state_hash } => {

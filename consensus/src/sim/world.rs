@@ -655,7 +655,7 @@ impl<S: Scheme + Clone> World<S> {
         }
         let packets = match (behaviour, dest) {
             (Behaviour::Honest, Dest::All) => {
-                let bytes = m.encode();
+                let bytes = m.encode_broadcast();
                 peers.iter().map(|p| (*p, bytes.clone())).collect()
             }
             (Behaviour::Honest, Dest::One(p)) => alloc::vec![(p, m.encode())],
