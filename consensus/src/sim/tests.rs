@@ -82,6 +82,11 @@ fn seven_nodes_two_byzantine_seeds_300_to_600() {
 }
 
 #[test]
+fn seven_nodes_two_byzantine_seeds_600_to_1000() {
+    assert_clean(Preset::Adversarial, 7, 600..1000);
+}
+
+#[test]
 fn every_byzantine_behaviour_is_survived_alone() {
     for b in Behaviour::BYZANTINE {
         for n in [4, 7] {
