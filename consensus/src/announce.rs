@@ -12,7 +12,7 @@ use crate::codec::{Decode, DecodeError, Encode, Reader, Writer};
 use crate::crypto::{Crypto, NodeSignature};
 use crate::ingress::IngressPool;
 use crate::message::Control;
-use crate::node::{ConsensusNode, Misbehavior, Output};
+use crate::node::{ConsensusNode, Output};
 use crate::types::{BlockHash, MessageId, NodeIndex, Time};
 
 /// Wire bound on ingress references in one announcement (the configured limit is lower).
@@ -97,26 +97,15 @@ impl Decode for (MessageId, Time) {
 impl<C: Crypto> ConsensusNode<C> {
     /// A peer announced a block: take it if its ingress is here, else ask that peer for it.
     pub(crate) fn on_announcement(&mut self, from: NodeIndex, a: BlockAnnouncement) {
-        if !self.cfg.size.contains(a.header.maker) {
-            return self.misbehaved(from, Misbehavior::NotAMember);
-        }
-        let height = a.header.height;
-        if !self.pool.accepts(height) {
-            self.stats.over_limit += 1;
-            return;
-        }
-        if self
-            .pool
-            .at(height)
-            .is_some_and(|p| p.blocks.contains_key(&a.hash))
-        {
+        if !self.admits_block(from, &a.header, &a.hash) {
             return;
         }
         match a.rebuild(&self.ingress) {
-            Some(sb) => self.on_block(from, sb),
+            // `rebuild` checked the block against the announced hash.
+            Some(sb) => self.take_block(from, sb, a.hash),
             None => {
                 let request = self.sign_control(Control::BlockRequest {
-                    height,
+                    height: a.header.height,
                     hash: a.hash,
                 });
                 self.out.push(Output::Send {

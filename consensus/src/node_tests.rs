@@ -223,6 +223,45 @@ fn threshold_sign(
     keys[0].combine(msg, &shares).unwrap()
 }
 
+/// The random beacon after `prev`, threshold-signed by `keys`.
+fn next_beacon(keys: &[HashSig], prev: &crate::beacon::Beacon) -> crate::beacon::Beacon {
+    let height = prev.height.next();
+    let quorum = SubnetSize::new(keys.len() as u32).unwrap().quorum();
+    crate::beacon::Beacon {
+        height,
+        signature: threshold_sign(keys, quorum, &crate::beacon::Beacon::signing_bytes(height, &prev.digest())),
+    }
+}
+
+/// The member `beacon` ranks first.
+fn rank_zero_maker(beacon: &crate::beacon::Beacon, size: SubnetSize) -> NodeIndex {
+    let ranking = crate::beacon::Ranking::from_beacon(beacon, size);
+    size.nodes()
+        .find(|i| ranking.rank_of(*i) == Some(crate::types::Rank::new(0)))
+        .unwrap()
+}
+
+/// The rank-0 block `maker` builds on `parent` with `payload`, signed with its node key.
+fn signed_block(
+    keys: &[HashSig],
+    parent: &Block,
+    beacon: &crate::beacon::Beacon,
+    maker: NodeIndex,
+    payload: crate::block::Payload,
+) -> SignedBlock {
+    let block = Block {
+        height: parent.height.next(),
+        parent: parent.hash(),
+        rank: crate::types::Rank::new(0),
+        maker,
+        time: parent.time.plus(core::time::Duration::from_millis(10)),
+        randomness: beacon.randomness(),
+        payload,
+    };
+    let signature = keys[maker.as_usize()].node_sign(&Block::signing_bytes(&block.hash()));
+    SignedBlock { block, signature }
+}
+
 /// A catch-up package that arrives while the round runs ahead of the finalized height must
 /// not send the round back: the round remembers which blocks this node notarization-shared,
 /// and a round restarted from scratch at such a height would vouch — with a finalization
@@ -231,50 +270,22 @@ fn threshold_sign(
 /// twin of a block that another honest node had finalized.)
 #[test]
 fn a_catch_up_jump_does_not_forget_which_blocks_were_shared() {
-    use crate::beacon::{Beacon, Ranking};
     use crate::block::Payload;
     use crate::cup::CupContent;
     use crate::share::ShareKind;
-    use crate::types::Rank;
 
     let (cfg, d, genesis) = setup(4);
     let size = cfg.size;
     let quorum = size.quorum();
     let keys: Vec<HashSig> = size.nodes().map(|i| d.node(i).unwrap()).collect();
-    let beacon_after = |prev: &Beacon| {
-        let h = prev.height.next();
-        Beacon {
-            height: h,
-            signature: threshold_sign(&keys, quorum, &Beacon::signing_bytes(h, &prev.digest())),
-        }
-    };
-    let b1 = beacon_after(&genesis.content.beacon);
-    let b2 = beacon_after(&b1);
-    let maker = |b: &Beacon| {
-        let r = Ranking::from_beacon(b, size);
-        size.nodes()
-            .find(|i| r.rank_of(*i) == Some(Rank::new(0)))
-            .unwrap()
-    };
-    let (m1, m2) = (maker(&b1), maker(&b2));
+    let b1 = next_beacon(&keys, &genesis.content.beacon);
+    let b2 = next_beacon(&keys, &b1);
+    let (m1, m2) = (rank_zero_maker(&b1, size), rank_zero_maker(&b2, size));
     // The node under test makes no block itself at either height.
     let me = size.nodes().find(|i| *i != m1 && *i != m2).unwrap();
     let others: Vec<NodeIndex> = size.nodes().filter(|i| *i != me).collect();
-    let block = |parent: &Block, beacon: &Beacon, maker: NodeIndex, tag: &[u8]| {
-        let block = Block {
-            height: parent.height.next(),
-            parent: parent.hash(),
-            rank: Rank::new(0),
-            maker,
-            time: parent.time.plus(core::time::Duration::from_millis(10)),
-            randomness: beacon.randomness(),
-            payload: Payload {
-                ingress: Vec::new(),
-                xnet: tag.to_vec(),
-            },
-        };
-        let signature = keys[maker.as_usize()].node_sign(&Block::signing_bytes(&block.hash()));
-        SignedBlock { block, signature }
+    let block = |parent: &Block, beacon, maker, tag: &[u8]| {
+        signed_block(&keys, parent, beacon, maker, Payload { ingress: Vec::new(), xnet: tag.to_vec() })
     };
     let a = block(&genesis.content.block, &b1, m1, b"a");
     // The height-2 maker equivocates: two blocks of the same rank.
@@ -356,7 +367,7 @@ fn a_catch_up_jump_does_not_forget_which_blocks_were_shared() {
 
     // Height 3 is running when a catch-up package at height 1 arrives (the others finalized
     // and certified `a`).
-    deliver(&mut node, now, m2, Message::Beacon(beacon_after(&b2)));
+    deliver(&mut node, now, m2, Message::Beacon(next_beacon(&keys, &b2)));
     let round = node.round.describe();
     assert!(round.starts_with("running h3"), "{round}");
     let content = CupContent {
@@ -402,23 +413,15 @@ fn cfg_notary_wait() -> core::time::Duration {
 /// (and notarization-shares) the block; one without it asks the sender for the whole block.
 #[test]
 fn an_announced_block_is_rebuilt_from_the_ingress_pool_or_requested() {
-    use crate::beacon::{Beacon, Ranking};
     use crate::block::{IngressMessage, Payload};
     use crate::message::Control;
-    use crate::types::{MessageId, Rank};
+    use crate::types::MessageId;
 
     let (cfg, d, genesis) = setup(4);
     let size = cfg.size;
-    let quorum = size.quorum();
     let keys: Vec<HashSig> = size.nodes().map(|i| d.node(i).unwrap()).collect();
-    let prev = &genesis.content.beacon;
-    let h1 = prev.height.next();
-    let b1 = Beacon {
-        height: h1,
-        signature: threshold_sign(&keys, quorum, &Beacon::signing_bytes(h1, &prev.digest())),
-    };
-    let ranking = Ranking::from_beacon(&b1, size);
-    let maker = size.nodes().find(|i| ranking.rank_of(*i) == Some(Rank::new(0))).unwrap();
+    let b1 = next_beacon(&keys, &genesis.content.beacon);
+    let maker = rank_zero_maker(&b1, size);
     let me = size.nodes().find(|i| *i != maker).unwrap();
     let now = Time::from_millis(T0);
     let ingress = IngressMessage {
@@ -426,19 +429,10 @@ fn an_announced_block_is_rebuilt_from_the_ingress_pool_or_requested() {
         expiry: now.plus(core::time::Duration::from_secs(60)),
         content: alloc::vec![5; 100_000],
     };
-    let parent = &genesis.content.block;
-    let block = Block {
-        height: h1,
-        parent: parent.hash(),
-        rank: Rank::new(0),
-        maker,
-        time: parent.time.plus(core::time::Duration::from_millis(10)),
-        randomness: b1.randomness(),
-        payload: Payload { ingress: alloc::vec![ingress.clone()], xnet: Vec::new() },
-    };
-    let hash = block.hash();
-    let signature = keys[maker.as_usize()].node_sign(&Block::signing_bytes(&hash));
-    let announcement = Message::Block(SignedBlock { block, signature }).encode_broadcast();
+    let payload = Payload { ingress: alloc::vec![ingress.clone()], xnet: Vec::new() };
+    let sb = signed_block(&keys, &genesis.content.block, &b1, maker, payload);
+    let (h1, hash) = (sb.block.height, sb.block.hash());
+    let announcement = Message::Block(sb).encode_broadcast();
     assert!(announcement.len() < 1000, "the 100 kB message is not on the wire");
     let fresh = || ConsensusNode::new(cfg.clone(), me, keys[me.as_usize()].clone(), genesis.clone(), now).unwrap().0;
 

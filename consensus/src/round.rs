@@ -296,30 +296,39 @@ impl<C: Crypto> ConsensusNode<C> {
     /// A block proposal from a peer: checked for its maker's signature now, for validity once
     /// its beacon and parent are known.
     pub(crate) fn on_block(&mut self, from: NodeIndex, sb: SignedBlock) {
-        let maker = sb.block.maker;
-        if !self.cfg.size.contains(maker) {
-            return self.misbehaved(from, Misbehavior::NotAMember);
-        }
-        let h = sb.block.height;
-        if !self.pool.accepts(h) {
-            self.stats.over_limit += 1;
-            return;
-        }
         let hash = sb.block.hash();
-        if self
-            .pool
-            .at(h)
-            .is_some_and(|p| p.blocks.contains_key(&hash))
-        {
-            return;
+        if self.admits_block(from, &sb.block, &hash) {
+            self.take_block(from, sb, hash);
         }
+    }
+
+    /// Whether a block `from` sent, whose hash is `hash`, is new here and may enter the pool
+    /// (its maker a member, its height within the pool's window).
+    pub(crate) fn admits_block(&mut self, from: NodeIndex, block: &Block, hash: &BlockHash) -> bool {
+        if !self.cfg.size.contains(block.maker) {
+            self.misbehaved(from, Misbehavior::NotAMember);
+            return false;
+        }
+        if !self.pool.accepts(block.height) {
+            self.stats.over_limit += 1;
+            return false;
+        }
+        !self
+            .pool
+            .at(block.height)
+            .is_some_and(|p| p.blocks.contains_key(hash))
+    }
+
+    /// Pools an admitted block whose hash is `hash` once its maker's signature verifies.
+    pub(crate) fn take_block(&mut self, from: NodeIndex, sb: SignedBlock, hash: BlockHash) {
+        let maker = sb.block.maker;
         if !self
             .crypto
             .node_verify(maker, &Block::signing_bytes(&hash), &sb.signature)
         {
             return self.misbehaved(from, Misbehavior::BadSignature);
         }
-        if let Some(p) = self.pool.at_mut(h) {
+        if let Some(p) = self.pool.at_mut(sb.block.height) {
             // The cap keeps an equivocating maker from filling the pool, but a notarized
             // block is always taken: others build on it, so dropping it would stall us.
             if p.blocks_by(maker) >= MAX_BLOCKS_PER_MAKER && !p.is_notarized(&hash) {
