@@ -14,10 +14,17 @@ use std::time::{Duration, SystemTime};
 
 /// Sends raw bytes on a fresh connection and returns the status code of the answer.
 fn raw_status(node: &TestNode, request: &[u8]) -> u16 {
-    let mut stream = TcpStream::connect(node.address()).unwrap_or_else(|e| panic!("connect: {e}"));
-    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap_or_else(|e| panic!("{e}"));
-    stream.write_all(request).unwrap_or_else(|e| panic!("send: {e}"));
-    status_of(&mut stream).unwrap_or_else(|e| panic!("{e}\n{}", node.log()))
+    let (status, _) = exchange(node.address(), request, Duration::from_secs(30)).unwrap_or_else(|e| panic!("{e}\n{}", node.log()));
+    status
+}
+
+/// Opens a connection, sends `request` and reads the answer, waiting at most `patience` for
+/// it; returns its status code and the connection.
+fn exchange(address: &str, request: &[u8], patience: Duration) -> Result<(u16, TcpStream), String> {
+    let mut stream = TcpStream::connect(address).map_err(|e| format!("connect: {e}"))?;
+    stream.set_read_timeout(Some(patience)).map_err(|e| e.to_string())?;
+    stream.write_all(request).map_err(|e| format!("send: {e}"))?;
+    Ok((status_of(&mut stream)?, stream))
 }
 
 /// Reads one whole response from `stream` (head and `Content-Length` body, so a keep-alive
@@ -54,12 +61,9 @@ fn post(path: &str, content_type: &str, body: &[u8]) -> Vec<u8> {
 /// Connects and asks for the status on a keep-alive connection; returns the connection, still
 /// open, once the answer is a 200.
 fn keep_alive_status(address: &str) -> Result<TcpStream, String> {
-    let mut stream = TcpStream::connect(address).map_err(|e| format!("connect: {e}"))?;
-    stream.set_read_timeout(Some(Duration::from_secs(60))).map_err(|e| e.to_string())?;
-    stream.write_all(STATUS_KEEP_ALIVE).map_err(|e| format!("send: {e}"))?;
-    match status_of(&mut stream)? {
-        200 => Ok(stream),
-        status => Err(format!("status {status}")),
+    match exchange(address, STATUS_KEEP_ALIVE, Duration::from_secs(60))? {
+        (200, stream) => Ok(stream),
+        (status, _) => Err(format!("status {status}")),
     }
 }
 
